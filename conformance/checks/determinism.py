@@ -1,0 +1,1 @@
+"""determinism checks (see docs/checks/determinism.md)."""

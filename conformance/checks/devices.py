@@ -1,0 +1,1 @@
+"""devices checks (see docs/checks/devices.md)."""

@@ -1,0 +1,1 @@
+"""inputs checks (see docs/checks/inputs.md)."""

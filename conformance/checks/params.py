@@ -1,0 +1,1 @@
+"""params checks (see docs/checks/params.md)."""

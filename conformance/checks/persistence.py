@@ -1,0 +1,1 @@
+"""persistence checks (see docs/checks/persistence.md)."""

@@ -1,0 +1,244 @@
+"""The sklearn layer: every check ``sklearn.utils.estimator_checks`` yields, one entry each.
+
+sklearn decides which of its checks apply from the estimator's tags, so this layer is not a
+fixed list: :func:`sklearn_checks` asks sklearn (``estimator_checks_generator``, 1.6 and newer)
+and wraps each yielded check as an entry with the id ``sklearn.<check_name>``, suffixed when
+sklearn yields the same check with other arguments or another estimator variant.
+
+Three adaptations, each reported, never hidden:
+
+- when generating the checks raises (a transformer whose ``TransformerMixin`` comes after
+  ``BaseEstimator``), the checks yielded so far still run and ``sklearn.check_generation``
+  fails with sklearn's message and the fix;
+- an estimator with a declared ``input_width`` is run through each check while the widths it is
+  called with are recorded; a check that fed it another width is reported skipped with the
+  widths, because sklearn's data cannot honour the contract;
+- a few sklearn checks cannot judge a torch estimator fairly (``joblib.hash`` of identical
+  tensors differs; ``rtol=1e-7`` is tighter than float32 batch arithmetic): for those,
+  ``TORCH_AWARE_TWINS`` names the check of this suite that enforces the same rule torch-aware,
+  and sklearn's is reported skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from dataclasses import dataclass, field
+
+from conformance.errors import CheckFailure, CheckSkipped
+from conformance.registry import docs_url
+
+CATEGORY = "sklearn"
+# sklearn checks whose rule this suite enforces torch-aware, and when sklearn's version cannot
+# judge a torch estimator fairly: (twin check id, condition on the target, why).
+TORCH_AWARE_TWINS = {
+    "check_estimators_overwrite_params": (
+        "params.fit_does_not_mutate_params", "holds_torch_objects",
+        "joblib.hash of a torch module or tensor differs between identical copies, so sklearn's "
+        "check fails this estimator even when fit leaves its parameters alone"),
+    "check_methods_subset_invariance": (
+        "inputs.batch_invariance", "torch",
+        "sklearn compares with rtol=1e-7, tighter than float32 arithmetic allows when BLAS "
+        "kernels block a smaller batch differently"),
+    "check_methods_sample_order_invariance": (
+        "inputs.row_order_invariance", "torch",
+        "sklearn compares with rtol=1e-7, tighter than float32 arithmetic allows when rows move "
+        "between BLAS blocks"),
+}
+_INPUT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict", "predict", "predict_proba",
+                  "predict_log_proba", "decision_function", "transform", "score")
+
+
+@dataclass(frozen=True)
+class SklearnCheck:
+    """One check sklearn yielded, bound to the estimator variant sklearn yielded it with."""
+
+    id: str
+    check: object = field(repr=False, compare=False)  # the callable sklearn yielded
+    variant: object = field(repr=False, compare=False)  # the estimator sklearn pairs it with
+    skip_reason: str | None = None
+    category: str = CATEGORY
+    threads: bool = False
+    device: bool = False
+
+    @property
+    def check_name(self) -> str:
+        return _base_function(self.check).__name__
+
+    @property
+    def docs(self) -> str:
+        return docs_url(CATEGORY, self.check_name)
+
+    @property
+    def rule(self) -> str:
+        doc = (_base_function(self.check).__doc__ or "").strip()
+        first = " ".join(doc.split("\n\n", 1)[0].split())
+        return first or f"sklearn's {self.check_name}"
+
+    def func(self, context) -> None:
+        if self.skip_reason:
+            raise CheckSkipped(self.skip_reason)
+        estimator = copy.deepcopy(self.variant)
+        width = context.profile.input_width
+        if width is None:
+            self.check(estimator)
+            return
+        _run_recording_widths(self.check, estimator, width)
+
+    def repro(self, target) -> str:
+        func = _base_function(self.check)
+        args = [repr(a) for a in getattr(self.check, "args", ())] + ["estimator"]
+        keywords = getattr(self.check, "keywords", {}) or {}
+        args += [f"{k}={v!r}" for k, v in keywords.items()]
+        changed = _variant_changes(target.estimator, self.variant)
+        lines = [target.construction()]
+        if changed:
+            lines.append(f"estimator.set_params({', '.join(f'{k}={v!r}' for k, v in changed.items())})")
+        lines += [f"from sklearn.utils.estimator_checks import {func.__name__}",
+                  f"{func.__name__}({', '.join(args)})"]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class GenerationFailure:
+    """Stands for the checks sklearn could not generate: fails with sklearn's reason."""
+
+    error: str
+    id: str = "sklearn.check_generation"
+    category: str = CATEGORY
+    threads: bool = False
+    device: bool = False
+    rule: str = "sklearn must be able to generate its checks from the estimator's tags"
+
+    @property
+    def docs(self) -> str:
+        return docs_url(CATEGORY, "check_generation")
+
+    def func(self, context) -> None:
+        raise CheckFailure(
+            "sklearn raised while generating its checks, so the rest of its checks cannot run: "
+            + self.error,
+            expected="mixins before BaseEstimator, e.g. class MyTransformer(TransformerMixin, "
+            "BaseEstimator), or __sklearn_tags__ that sets the missing tags",
+            repro=context.repro("from sklearn.utils.estimator_checks import estimator_checks_generator",
+                                "list(estimator_checks_generator(estimator))"),
+        )
+
+
+def sklearn_checks(target) -> list:
+    """The sklearn entries for ``target``: one per yielded check, in sklearn's order."""
+    from sklearn.utils.estimator_checks import estimator_checks_generator
+
+    entries, seen = [], {}
+    profile = target.get_profile()
+    try:
+        for variant, check in estimator_checks_generator(target.estimator, legacy=True, mark=None):
+            check_id = _unique_id(_check_id(check, target.estimator, variant), seen)
+            entries.append(SklearnCheck(check_id, check, variant, _skip_reason(check, profile, target)))
+    except Exception as exc:  # noqa: BLE001 - sklearn's reason becomes the verdict
+        entries.append(GenerationFailure(f"{type(exc).__name__}: {exc}"))
+    return entries
+
+
+def _skip_reason(check, profile, target) -> str | None:
+    name = _base_function(check).__name__
+    if name not in TORCH_AWARE_TWINS:
+        return None
+    twin, condition, why = TORCH_AWARE_TWINS[name]
+    applies = _holds_torch_objects(target.estimator) if condition == "holds_torch_objects" else profile.torch
+    if not applies:
+        return None
+    return f"{why}; the same rule is enforced torch-aware by {twin}"
+
+
+def _holds_torch_objects(estimator) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    return any(isinstance(v, (torch.Tensor, torch.nn.Module)) for v in estimator.get_params(deep=True).values())
+
+
+def _run_recording_widths(check, estimator, width: int) -> None:
+    seen: list[int] = []
+    klass = type(estimator)
+    originals = {}
+    for name in _INPUT_METHODS:
+        method = klass.__dict__.get(name) or getattr(klass, name, None)
+        if method is None or not callable(method):
+            continue
+        originals[name] = klass.__dict__.get(name, _MISSING)
+        setattr(klass, name, _recording(method, seen))
+    try:
+        failure = None
+        try:
+            check(estimator)
+        except Exception as exc:  # noqa: BLE001 - judged below, with the widths seen
+            failure = exc
+    finally:
+        for name, original in originals.items():
+            if original is _MISSING:
+                delattr(klass, name)
+            else:
+                setattr(klass, name, original)
+    foreign = sorted({w for w in seen if w != width})
+    if foreign:
+        raise CheckSkipped(
+            f"sklearn's data cannot honour the input contract: the check called the estimator with "
+            f"{', '.join(map(str, foreign))} feature(s), and the estimator declares input_width={width}"
+        )
+    if failure is not None:
+        raise failure
+
+
+_MISSING = object()
+
+
+def _recording(method, seen):
+    @functools.wraps(method)
+    def wrapper(self, X=None, *args, **kwargs):
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2:
+            seen.append(int(shape[1]))
+        elif isinstance(X, list) and X and isinstance(X[0], (list, tuple)):
+            seen.append(len(X[0]))
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
+
+
+def _base_function(check):
+    while isinstance(check, functools.partial):
+        check = check.func
+    return check
+
+
+def _check_id(check, estimator, variant) -> str:
+    parts = [_base_function(check).__name__]
+    keywords = getattr(check, "keywords", {}) or {}
+    parts += [_slug(k if v is True else f"{k}_{v}") for k, v in keywords.items()]
+    parts += [_slug(f"{k}_{v}") for k, v in _variant_changes(estimator, variant).items()]
+    return f"{CATEGORY}." + ".".join(parts)
+
+
+def _variant_changes(estimator, variant) -> dict:
+    if variant is estimator:
+        return {}
+    try:
+        original = estimator.get_params(deep=False)
+        changed = variant.get_params(deep=False)
+    except Exception:  # noqa: BLE001
+        return {}
+    return {k: v for k, v in changed.items() if k in original and repr(original[k]) != repr(v)}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
+
+
+def _unique_id(check_id: str, seen: dict) -> str:
+    count = seen.get(check_id, 0) + 1
+    seen[check_id] = count
+    return check_id if count == 1 else f"{check_id}.{count}"

@@ -1,0 +1,184 @@
+"""The pytest plugin: options, targets, one item per (estimator, check), report and summaries.
+
+Registered through the ``pytest11`` entry point, so it loads in every pytest run of the
+environment: at import and configure time it touches neither torch nor CUDA, and it does
+nothing unless the suite (``--pyargs conformance``) is being run or ``--estimator`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SUITE_MODULE = Path(__file__).with_name("test_suite.py")
+RESULT_PROPERTY = "conformance_result"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("conformance", "scikit-learn conformance suite for torch estimators")
+    group.addoption("--estimator", action="append", default=[], metavar="MODULE:ATTR",
+                    help="estimator to check: a class, instance, or callable returning estimators (repeatable)")
+    group.addoption("--conformance-report", metavar="PATH", default=None,
+                    help="write the JSON report of every check's result to PATH")
+    group.addoption("--conformance-baseline", metavar="PATH", default=None,
+                    help="JSON of known failures {check_id: reason}: reported xfailed, stale entries listed")
+    group.addoption("--conformance-profile", default="standard", metavar="NAME",
+                    help="data sizes and example budgets: quick, standard (default) or thorough")
+    group.addoption("--conformance-devices", default=None, metavar="LIST",
+                    help="devices for the device checks, e.g. cpu,cuda (default: every available)")
+    group.addoption("--conformance-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="per-check time limit; a check past it fails and the run goes on (default 300)")
+    group.addoption("--conformance-isolation", default="auto", metavar="MODE",
+                    help="fork: each check in a child process (default on Linux); none: in-process")
+
+
+@dataclass
+class SuiteState:
+    """What the suite resolved at configure time, shared by collection and reporting."""
+
+    targets: list = field(default_factory=list)
+    settings: object = None
+    baseline: object = None
+    source: str = ""
+    results: list = field(default_factory=list)  # dicts received from every item's report
+
+
+STATE_KEY = pytest.StashKey[SuiteState]()
+
+
+def pytest_configure(config):
+    if not _suite_requested(config):
+        return
+    from conformance.baseline import Baseline
+    from conformance.errors import TargetError
+    from conformance.settings import Settings
+    from conformance.targets import resolve_all, target_specs
+
+    try:
+        devices = tuple(d.strip() for d in (config.getoption("conformance_devices") or "").split(",") if d.strip())
+        settings = Settings(profile=config.getoption("conformance_profile"), devices=devices,
+                            timeout_s=config.getoption("conformance_timeout"),
+                            isolation=config.getoption("conformance_isolation"))
+        baseline_path = config.getoption("conformance_baseline")
+        baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
+        specs, source = target_specs(config.getoption("estimator"), Path(config.invocation_params.dir))
+        targets = resolve_all(specs)
+    except (ValueError, TargetError) as exc:
+        raise pytest.UsageError(f"conformance: {exc}") from None
+    state = SuiteState(targets, settings, baseline, source)
+    config.stash[STATE_KEY] = state
+    if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
+        config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
+
+
+def _suite_requested(config) -> bool:
+    if config.getoption("estimator"):
+        return True
+    package = SUITE_MODULE.parent.resolve()
+    for arg in config.args:
+        head = str(arg).split("::", 1)[0]
+        if config.option.pyargs and head.split(".", 1)[0] == "conformance":
+            return True
+        path = Path(config.invocation_params.dir, head).resolve()
+        if path == package or package in path.parents:
+            return True
+    return False
+
+
+def pytest_collect_file(file_path, parent):
+    # Collect the suite even where the user's python_files pattern would not match it.
+    if file_path.resolve() != SUITE_MODULE.resolve():
+        return None
+    from _pytest.python import path_matches_patterns
+
+    if path_matches_patterns(file_path, parent.config.getini("python_files")):
+        return None
+    return pytest.Module.from_parent(parent, path=file_path)
+
+
+def pytest_generate_tests(metafunc):
+    if "conformance_case" not in metafunc.fixturenames:
+        return
+    state = metafunc.config.stash.get(STATE_KEY, None)
+    if state is None:
+        raise pytest.UsageError("conformance: the suite module was collected without the plugin configured")
+    from conformance.api import cases
+
+    params = []
+    for case in cases(state.targets, state.settings):
+        reason = state.baseline.reason(case.target.label, case.entry.id)
+        marks = [pytest.mark.xfail(reason=f"baseline: {reason}", strict=False)] if reason else []
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("conformance_case", params)
+
+
+def record_result(item, case, result) -> None:
+    """Attach the result to the item so the report sees it, under xdist too."""
+    from conformance.api import params_of
+
+    payload = {"label": case.target.label, "target": case.target.spec,
+               "params": params_of(case.target.estimator), **result.to_dict()}
+    item.user_properties.append((RESULT_PROPERTY, payload))
+
+
+class SuiteReporter:
+    """Gathers every item's result (from xdist workers too) into the report and summaries."""
+
+    def __init__(self, config, state: SuiteState):
+        self.config = config
+        self.state = state
+
+    def pytest_runtest_logreport(self, report):
+        if report.when != "call" and not (report.when == "setup" and report.skipped):
+            return
+        for name, payload in report.user_properties:
+            if name == RESULT_PROPERTY:
+                payload = dict(payload)
+                if hasattr(report, "wasxfail"):
+                    payload["status"] = "xfailed" if report.skipped else "xpassed"
+                self.state.results.append(payload)
+
+    def report(self):
+        from conformance.report import EstimatorReport, Report
+        from conformance.runner import Result
+
+        report = Report(devices=list(self.state.settings.devices or ["cpu"]))
+        by_label: dict[str, EstimatorReport] = {}
+        for payload in self.state.results:
+            entry = by_label.get(payload["label"])
+            if entry is None:
+                entry = EstimatorReport(payload["label"], payload["target"], payload["params"])
+                by_label[payload["label"]] = entry
+                report.estimators.append(entry)
+            entry.results.append(Result(payload["check"], payload["category"], payload["status"],
+                                        payload["message"], payload["duration_s"]))
+        return report
+
+    def pytest_sessionfinish(self, session):
+        report = self.report()
+        path = self.config.getoption("conformance_report")
+        if path:
+            report.write_json(path)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path and report.results:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(report.markdown())
+
+    def pytest_terminal_summary(self, terminalreporter):
+        report = self.report()
+        if not report.results:
+            return
+        terminalreporter.section("conformance")
+        terminalreporter.line(f"targets ({self.state.source}): " + ", ".join(t.label for t in self.state.targets))
+        for line in report.text_table():
+            terminalreporter.line(line)
+        results = self.state.results
+        for payload in results:
+            if payload["status"] == "xpassed":
+                terminalreporter.line(f"baseline entry now passes (remove it): {payload['label']}: {payload['check']}")
+        ran = {(p["label"], p["check"]) for p in results}
+        for entry in self.state.baseline.unused_entries(ran):
+            terminalreporter.line(f"baseline entry names no check that ran (remove or fix it): {entry}")
