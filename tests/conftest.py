@@ -1,0 +1,18 @@
+"""Shared helpers for the framework's own tests."""
+
+import pytest
+
+import conformance
+
+
+def verdict(estimator, check_id: str, **kwargs):
+    """The Result of one check on one estimator, run as the suite runs it."""
+    report = conformance.check(estimator, checks=[check_id], **kwargs)
+    results = [r for r in report.results if r.check == check_id]
+    assert len(results) == 1, f"{check_id} did not run exactly once on {estimator!r}: {report.results}"
+    return results[0]
+
+
+@pytest.fixture
+def run_check():
+    return verdict
