@@ -31,6 +31,8 @@ def pytest_addoption(parser):
                     help="devices for the device checks, e.g. cpu,cuda (default: every available)")
     group.addoption("--conformance-timeout", type=float, default=300.0, metavar="SECONDS",
                     help="per-check time limit; a check past it fails and the run goes on (default 300)")
+    group.addoption("--conformance-memory-limit", type=float, default=None, metavar="MB",
+                    help="address-space cap per check process; past it the check fails (default: half of RAM, 0: none)")
     group.addoption("--conformance-isolation", default="auto", metavar="MODE",
                     help="fork: each check in a child process (default on Linux); none: in-process")
 
@@ -61,6 +63,7 @@ def pytest_configure(config):
         devices = tuple(d.strip() for d in (config.getoption("conformance_devices") or "").split(",") if d.strip())
         settings = Settings(profile=config.getoption("conformance_profile"), devices=devices,
                             timeout_s=config.getoption("conformance_timeout"),
+                            memory_limit_mb=config.getoption("conformance_memory_limit"),
                             isolation=config.getoption("conformance_isolation"))
         baseline_path = config.getoption("conformance_baseline")
         baseline = Baseline.load(baseline_path) if baseline_path else Baseline()

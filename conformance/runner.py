@@ -61,8 +61,10 @@ def run_check(target: Target, check, settings: Settings) -> Result:
     """Run ``check`` (a registry or sklearn entry) on ``target`` in the configured isolation."""
     if use_fork(settings):
         prime_shared_fit(target, settings)
+        # CUDA reserves far more address space than it uses, so device checks run uncapped.
+        memory = None if check.device or _may_use_cuda(target) else settings.memory_limit_bytes
         outcome = run_in_child(lambda: _execute(target, check, settings), settings.timeout_s,
-                               pin_threads=not check.threads)
+                               pin_threads=not check.threads, memory_limit=memory)
         if isinstance(outcome, Result):
             return outcome
         return Result(check.id, check.category, "failed", _with_docs(outcome, check), outcome_duration(outcome))
@@ -72,6 +74,14 @@ def run_check(target: Target, check, settings: Settings) -> Result:
             return _execute(target, check, settings)
     finally:
         state.restore()
+
+
+def _may_use_cuda(target: Target) -> bool:
+    name = target.get_profile().device_param
+    if name is None:
+        return False
+    value = target.estimator.get_params(deep=False).get(name)
+    return value is not None and str(value) != "cpu"
 
 
 def prime_shared_fit(target: Target, settings: Settings) -> None:
@@ -84,7 +94,8 @@ def prime_shared_fit(target: Target, settings: Settings) -> None:
         estimator, _ = context.fitted()
         return pickle.dumps(estimator)
 
-    payload = run_in_child(fit_and_pickle, settings.timeout_s, pin_threads=True)
+    memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
+    payload = run_in_child(fit_and_pickle, settings.timeout_s, pin_threads=True, memory_limit=memory)
     target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None
 
 
@@ -98,7 +109,7 @@ def outcome_duration(outcome) -> float:
     return getattr(outcome, "duration_s", 0.0)
 
 
-def run_in_child(func, timeout_s: float, pin_threads: bool = True):
+def run_in_child(func, timeout_s: float, pin_threads: bool = True, memory_limit: int | None = None):
     """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
     read_fd, write_fd = os.pipe()
     output = tempfile.TemporaryFile()
@@ -106,7 +117,7 @@ def run_in_child(func, timeout_s: float, pin_threads: bool = True):
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child_main(func, write_fd, output, pin_threads)
+        _child_main(func, write_fd, output, pin_threads, memory_limit)
     os.close(write_fd)
     try:
         payload, timed_out = _read_until_exit(read_fd, pid, timeout_s)
@@ -132,10 +143,14 @@ def run_in_child(func, timeout_s: float, pin_threads: bool = True):
     return failure
 
 
-def _child_main(func, write_fd: int, output, pin_threads: bool) -> None:
+def _child_main(func, write_fd: int, output, pin_threads: bool, memory_limit: int | None) -> None:
     code = 0
     try:
         os.setpgid(0, 0)  # so a timeout can kill what the check started too
+        if memory_limit:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
         os.dup2(output.fileno(), 1)
         os.dup2(output.fileno(), 2)
         sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
@@ -192,7 +207,10 @@ def _output_tail(output) -> str:
     size = output.tell()
     output.seek(max(0, size - 8192))
     text = output.read().decode("utf-8", "replace")
-    lines = text.splitlines()[-OUTPUT_TAIL_LINES:]
+    lines = text.splitlines()
+    crash = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
+    # faulthandler prints the crashing frame first: keep the top of its trace, not the bottom.
+    lines = lines[crash:crash + OUTPUT_TAIL_LINES] if crash is not None else lines[-OUTPUT_TAIL_LINES:]
     return "\n".join("    " + line[:300] for line in lines)
 
 

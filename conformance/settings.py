@@ -31,6 +31,7 @@ class Settings:
     devices: tuple = ()  # empty: every available device
     isolation: str = "auto"  # "fork" (one child process per check), "none", or "auto"
     timeout_s: float = 300.0
+    memory_limit_mb: float | None = None  # None: half the machine's memory; 0: no limit
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -43,6 +44,20 @@ class Settings:
             raise ValueError(f"unknown isolation {self.isolation!r}; accepted: auto, fork, none")
         if not self.timeout_s > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout_s!r}")
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        """Address-space cap for one check's child process, or None for no cap."""
+        if self.memory_limit_mb == 0:
+            return None
+        if self.memory_limit_mb is not None:
+            return int(self.memory_limit_mb * 2**20)
+        try:
+            import os
+
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        except (ValueError, OSError, AttributeError):
+            return None
 
     @property
     def budget(self) -> Budget:
