@@ -158,16 +158,3 @@ class CheckContext:
         problem = mismatch(observed, expected, tolerance)
         if problem is not None:
             self.fail(f"{what}: {problem}", expected=tolerance.describe(), repro=repro)
-
-
-def prime_fit_cache(target: Target, settings: Settings) -> None:
-    """Fit the estimator on the ordinary data once and keep the pickled result for checks."""
-    if settings.budget in target.fit_cache:
-        return
-    context = CheckContext(target, settings, "cache")
-    try:
-        estimator, _ = context.fitted()
-        target.fit_cache[settings.budget] = pickle.dumps(estimator)
-    except Exception:
-        # Unfittable or unpicklable: every check fits its own copy and reports what goes wrong.
-        target.fit_cache[settings.budget] = None

@@ -59,8 +59,11 @@ def use_fork(settings: Settings) -> bool:
 
 def run_check(target: Target, check, settings: Settings) -> Result:
     """Run ``check`` (a registry or sklearn entry) on ``target`` in the configured isolation."""
+    shared_fit = getattr(check, "uses_shared_fit", True)
     if use_fork(settings):
-        prime_shared_fit(target, settings)
+        warm_up_torch()
+        if shared_fit:
+            prime_shared_fit(target, settings)
         # CUDA reserves far more address space than it uses, so device checks run uncapped.
         memory = None if check.device or _may_use_cuda(target) else settings.memory_limit_bytes
         outcome = run_in_child(lambda: _execute(target, check, settings), settings.timeout_s,
@@ -71,9 +74,42 @@ def run_check(target: Target, check, settings: Settings) -> Result:
     state = GlobalState.capture()
     try:
         with _pinned_threads(enabled=not check.threads):
+            if shared_fit:
+                prime_shared_fit(target, settings, in_child=False)
             return _execute(target, check, settings)
     finally:
         state.restore()
+
+
+_WARM = False
+
+
+def warm_up_torch() -> None:
+    """Pay torch's lazy first-use costs once in the parent, so no forked check pays them.
+
+    The first optimizer built imports ``torch._dynamo`` (about 2 s): without this every child
+    would pay it again. Only torch's own code runs here, single-threaded (so no thread pool
+    exists to break the fork), with the global RNG and thread count put back.
+    """
+    global _WARM
+    torch = sys.modules.get("torch")
+    if _WARM or torch is None:
+        return
+    _WARM = True
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            layer = torch.nn.Linear(2, 2)
+            for optimizer in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+                step = optimizer(layer.parameters(), lr=0.01)
+                step.zero_grad()
+                torch.nn.functional.mse_loss(layer(torch.zeros(4, 2)), torch.zeros(4, 2)).backward()
+                step.step()
+            with torch.inference_mode():
+                torch.softmax(layer(torch.zeros(4, 2)), dim=1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _may_use_cuda(target: Target) -> bool:
@@ -84,8 +120,12 @@ def _may_use_cuda(target: Target) -> bool:
     return value is not None and str(value) != "cpu"
 
 
-def prime_shared_fit(target: Target, settings: Settings) -> None:
-    """Fit the estimator once (in a child, so a hostile fit is contained) for read-only checks."""
+def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) -> None:
+    """Fit the estimator once for the read-only checks, keeping the pickled result.
+
+    In a child by default, so a hostile fit is contained. When the fit or the pickle fails the
+    cache records that, and every check fits its own copy and reports what goes wrong.
+    """
     if settings.budget in target.fit_cache:
         return
 
@@ -94,8 +134,14 @@ def prime_shared_fit(target: Target, settings: Settings) -> None:
         estimator, _ = context.fitted()
         return pickle.dumps(estimator)
 
-    memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
-    payload = run_in_child(fit_and_pickle, settings.timeout_s, pin_threads=True, memory_limit=memory)
+    if in_child:
+        memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
+        payload = run_in_child(fit_and_pickle, settings.timeout_s, pin_threads=True, memory_limit=memory)
+    else:
+        try:
+            payload = fit_and_pickle()
+        except Exception:  # noqa: BLE001 - see the docstring
+            payload = None
     target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None
 
 

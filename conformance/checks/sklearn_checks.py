@@ -61,6 +61,7 @@ class SklearnCheck:
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
+    uses_shared_fit: bool = False  # sklearn's checks make their own data and fits
 
     @property
     def check_name(self) -> str:
@@ -109,6 +110,7 @@ class GenerationFailure:
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
+    uses_shared_fit: bool = False
     rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
     @property
