@@ -112,6 +112,8 @@ class BoundCheck:
         result = self.case.run()
         if result.status == "skipped":
             pytest.skip(result.message)
+        if result.status == "xfailed":
+            pytest.xfail(result.message)
         if result.status in ("failed", "error"):
             raise AssertionError(result.message)
         return result

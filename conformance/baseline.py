@@ -49,10 +49,10 @@ class Baseline:
             return self.per_estimator[label][check_id]
         return self.general.get(check_id)
 
-    def unused_entries(self, ran: set[tuple[str, str]]) -> list[str]:
-        """Entries matching no (label, check id) pair that ran: misspelt, or the check is gone."""
-        checks_run = {check_id for _, check_id in ran}
-        unused = [cid for cid in self.general if cid not in checks_run]
+    def unused_entries(self, planned: set[tuple[str, str]]) -> list[str]:
+        """Entries matching no planned (label, check id) pair: misspelt, or the check is gone."""
+        check_ids = {check_id for _, check_id in planned}
+        unused = [cid for cid in self.general if cid not in check_ids]
         unused += [f"{label}: {cid}" for label, entries in self.per_estimator.items()
-                   for cid in entries if (label, cid) not in ran]
+                   for cid in entries if (label, cid) not in planned]
         return unused

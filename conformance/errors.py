@@ -33,6 +33,10 @@ class CheckSkipped(Exception):
     """The check does not apply to this estimator here; the reason says why."""
 
 
+class KnownFailure(Exception):
+    """The check failed in a way already recorded as expected (reported ``xfailed``)."""
+
+
 class CheckError(Exception):
     """The check itself broke (a bug or a missing precondition of the suite, not the estimator)."""
 

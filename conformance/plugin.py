@@ -182,6 +182,9 @@ class SuiteReporter:
         for payload in results:
             if payload["status"] == "xpassed":
                 terminalreporter.line(f"baseline entry now passes (remove it): {payload['label']}: {payload['check']}")
-        ran = {(p["label"], p["check"]) for p in results}
-        for entry in self.state.baseline.unused_entries(ran):
-            terminalreporter.line(f"baseline entry names no check that ran (remove or fix it): {entry}")
+        from conformance.api import cases
+
+        # Against every planned pair, not only those -k selected, so deselection is not staleness.
+        planned = {(c.target.label, c.entry.id) for c in cases(self.state.targets, self.state.settings)}
+        for entry in self.state.baseline.unused_entries(planned):
+            terminalreporter.line(f"baseline entry names no check of this suite (remove or fix it): {entry}")

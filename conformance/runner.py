@@ -24,7 +24,7 @@ import unittest
 from dataclasses import asdict, dataclass
 
 from conformance.context import CheckContext, Target
-from conformance.errors import CheckError, CheckFailure, CheckSkipped
+from conformance.errors import CheckError, CheckFailure, CheckSkipped, KnownFailure
 from conformance.globalstate import GlobalState
 from conformance.settings import Settings
 
@@ -73,9 +73,11 @@ def run_check(target: Target, check, settings: Settings) -> Result:
         return Result(check.id, check.category, "failed", _with_docs(outcome, check), outcome_duration(outcome))
     state = GlobalState.capture()
     try:
-        with _pinned_threads(enabled=not check.threads):
-            if shared_fit:
+        if shared_fit:  # the shared fit may leak state too: put it back before the check
+            with _pinned_threads(enabled=True):
                 prime_shared_fit(target, settings, in_child=False)
+            state.restore()
+        with _pinned_threads(enabled=not check.threads):
             return _execute(target, check, settings)
     finally:
         state.restore()
@@ -140,7 +142,9 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
     else:
         try:
             payload = fit_and_pickle()
-        except Exception:  # noqa: BLE001 - see the docstring
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - see the docstring; SystemExit included
             payload = None
     target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None
 
@@ -251,7 +255,7 @@ def _describe_exit(status: int) -> str:
 def _output_tail(output) -> str:
     output.seek(0, os.SEEK_END)
     size = output.tell()
-    output.seek(max(0, size - 8192))
+    output.seek(max(0, size - 256 * 1024))
     text = output.read().decode("utf-8", "replace")
     lines = text.splitlines()
     crash = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
@@ -308,6 +312,8 @@ def _execute(target: Target, check, settings: Settings) -> Result:
         message = note if isinstance(note, str) else ""
     except CheckSkipped as exc:
         status, message = "skipped", str(exc)
+    except KnownFailure as exc:
+        status, message = "xfailed", str(exc)
     except unittest.SkipTest as exc:
         status, message = "skipped", str(exc) or "skipped by the check"
     except CheckError as exc:

@@ -94,7 +94,7 @@ def test_baseline_marks_known_failures_xfail_and_lists_stale_entries(pytester, m
     result.assert_outcomes(xfailed=1, xpassed=1)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*baseline entry now passes (remove it): NaiveTorchClassifier: sklearn.check_estimator_repr*",
-                                 "*baseline entry names no check that ran*sklearn.no_such_check*"])
+                                 "*baseline entry names no check of this suite*sklearn.no_such_check*"])
     statuses = {r["check"]: r["status"] for r in json.loads((pytester.path / "r.json").read_text())["estimators"][0]["results"]}
     assert statuses == {"sklearn.check_dtype_object": "xfailed", "sklearn.check_estimator_repr": "xpassed"}
 
