@@ -1,1 +1,895 @@
-"""inputs checks (see docs/checks/inputs.md)."""
+"""inputs checks (see docs/checks/inputs.md): the inputs users pass, drawn by hypothesis.
+
+sklearn's own checks use a handful of fixed arrays; torch wrappers break on the dtypes,
+layouts, containers and shapes users actually pass. These checks draw inputs from
+:mod:`conformance.strategies` and hold the estimator to one rule each. A failure reports the
+minimal input hypothesis shrank to as a copy-paste script, with the seed that found it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import pickle
+import random
+import sys
+import time
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Flaky, HypothesisException
+
+from conformance import strategies as cs
+from conformance.errors import CheckError, CheckFailure
+from conformance.registry import register
+from conformance.tolerance import mismatch
+
+SUPERVISED = ("classifier", "regressor", "transformer")
+INFERENCE_METHODS = ("predict", "predict_proba", "decision_function", "transform")
+# Shrinking refits the estimator on every candidate; past these, unseen candidates count as
+# passing, so the report shows the smallest failure found within the budget.
+SHRINK_CALLS = 80
+SHRINK_SECONDS = 20.0
+
+
+# --------------------------------------------------------------------------------------------
+# Plumbing: sizes, tags, scripts and the hypothesis runner.
+
+@dataclass(frozen=True)
+class Limits:
+    """Row and column ranges for the profile: fit needs enough rows, predict varies from 1."""
+
+    fit_rows: tuple
+    predict_rows: tuple
+    widths: tuple  # a single width when the estimator declares ``input_width``
+
+
+def limits(ctx) -> Limits:
+    n = ctx.budget.n_samples
+    width = ctx.profile.input_width
+    widths = (width, width) if width is not None else (1, max(4, min(12, n // 12)))
+    return Limits((20, max(20, n // 2)), (1, max(8, n // 4)), widths)
+
+
+def _tag(ctx, group: str, name: str, default: bool) -> bool:
+    """One boolean of the estimator's sklearn tags, e.g. ``_tag(ctx, "input_tags", "allow_nan")``."""
+    tags = getattr(ctx.profile.sklearn_tags, group, None)
+    return bool(getattr(tags, name, default)) if tags is not None else default
+
+
+def _input_tag(ctx, name: str) -> bool:
+    return _tag(ctx, "input_tags", name, False)
+
+
+def _multi_class(ctx) -> bool:
+    return _tag(ctx, "classifier_tags", "multi_class", True)
+
+
+def _multi_output(ctx) -> bool:
+    return _tag(ctx, "target_tags", "multi_output", False)
+
+
+def _single_output(ctx) -> bool:
+    return _tag(ctx, "target_tags", "single_output", True)
+
+
+def _needs_y(ctx) -> bool:
+    return not ctx.profile.is_transformer or _tag(ctx, "target_tags", "required", False)
+
+
+def _preserved_dtypes(ctx) -> list:
+    tags = getattr(ctx.profile.sklearn_tags, "transformer_tags", None)
+    return list(getattr(tags, "preserves_dtype", []) or []) if tags is not None else []
+
+
+def inference_methods(estimator) -> list[str]:
+    return [m for m in INFERENCE_METHODS if hasattr(estimator, m)]
+
+
+class Script:
+    """The lines a property ran, in order: the reproduction of whatever it raised."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+
+class Violation(Exception):
+    """A property's rule was broken (as opposed to the estimator raising by itself)."""
+
+    def __init__(self, message: str, observed=None, expected=None):
+        super().__init__(message)
+        self.message, self.observed, self.expected = message, observed, expected
+
+
+def hypothesis_seed(ctx) -> tuple[object, str]:
+    """The seed of this check's search and a sentence saying where it came from."""
+    from hypothesis import core
+
+    forced = getattr(core, "global_force_seed", None)
+    profile = ctx.settings.profile
+    if forced is not None:
+        return forced, f"hypothesis seed {forced!r} (from --hypothesis-seed)"
+    if ctx.budget.derandomize:
+        value = zlib.crc32(ctx.check_id.encode())
+        return value, (f"hypothesis seed {value} (fixed: the '{profile}' profile is derandomized; "
+                       f"--hypothesis-seed={value} replays the same search)")
+    value = random.SystemRandom().getrandbits(32)
+    return value, (f"hypothesis seed {value} (random in the '{profile}' profile; "
+                   f"replay with --hypothesis-seed={value})")
+
+
+def search(ctx, strategy, prop, *, examples=()) -> None:
+    """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
+
+    ``prop`` raises :class:`Violation` when the rule is broken; any other exception is the
+    estimator raising on valid input, also reported with the minimal input. ``examples`` are
+    run first, on every profile.
+    """
+    seed_value, seed_text = hypothesis_seed(ctx)
+    seen: dict[bytes, tuple] = {}
+    state = {"first_failure": None, "extra": 0}
+    last: list = [None]
+
+    def test(value):
+        key = hashlib.sha1(pickle.dumps(value)).digest()
+        if key in seen:
+            last[0] = seen[key]
+            if seen[key][0] is not None:
+                raise seen[key][0]
+            return
+        started = state["first_failure"]
+        if started is not None:
+            state["extra"] += 1
+            if state["extra"] > SHRINK_CALLS or time.monotonic() - started > SHRINK_SECONDS:
+                return
+        script = Script()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prop(value, script)
+        except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
+            seen[key] = last[0] = (exc, script.lines)
+            if state["first_failure"] is None:
+                state["first_failure"] = time.monotonic()
+            raise
+        seen[key] = last[0] = (None, script.lines)
+
+    derandomize = bool(ctx.budget.derandomize)
+    options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
+                   deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                   phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
+    if derandomize:
+        options["database"] = None
+    wrapped = given(strategy)(test)
+    for value in reversed(examples):
+        wrapped = example(value)(wrapped)
+    wrapped = seed(seed_value)(settings(**options)(wrapped))
+    try:
+        wrapped()
+    except Flaky as exc:
+        ctx.fail(f"the same input passed once and failed once: the estimator is not deterministic ({exc})",
+                 repro=ctx.repro("import numpy as np", *(last[0][1] if last[0] else [])))
+    except HypothesisException as exc:
+        raise CheckError(f"the check's hypothesis search broke: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001
+        lines = last[0][1] if last[0] is not None and last[0][0] is exc else []
+        _report(ctx, exc, lines, seed_text)
+
+
+def _report(ctx, exc, lines, seed_text) -> None:
+    if isinstance(exc, CheckFailure):
+        raise exc
+    repro = ctx.repro("import numpy as np", *lines, f"# minimal input found by {seed_text}")
+    if isinstance(exc, Violation):
+        ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
+    text = (str(exc).strip().splitlines() or [""])[0]
+    expected = "the call succeeds"
+    if ctx.profile.input_width is None:
+        expected += (" (an estimator that only takes a fixed number of features declares it: "
+                     "__conformance_tags__ returning {'input_width': N})")
+    ctx.fail(f"raised {type(exc).__name__} on valid input: {text}",
+             observed=f"{type(exc).__name__}: {text}", expected=expected, repro=repro)
+
+
+# --------------------------------------------------------------------------------------------
+# Data the estimator can fit, and the code lines that rebuild it.
+
+def fit_y(ctx, n_samples: int, draw, classes=None):
+    """A target for fitting ``n_samples`` rows (None for an unsupervised transformer)."""
+    if not _needs_y(ctx):
+        return None
+    if ctx.profile.is_classifier or ctx.profile.is_transformer:  # supervised transformers select on labels
+        if classes is None:
+            classes = np.arange(3 if _multi_class(ctx) else 2)
+        return draw(cs.classification_targets(n_samples=n_samples, classes=classes))
+    n_outputs = 2 if not _single_output(ctx) else 1
+    return draw(cs.regression_targets(n_samples=n_samples, n_outputs=n_outputs))
+
+
+def fit_call(y) -> str:
+    return "estimator.fit(X, y)" if y is not None else "estimator.fit(X)"
+
+
+def y_code(y) -> list[str]:
+    return [] if y is None else [f"y = {cs.array_literal(y)}"]
+
+
+def ordinary_fit_code(ctx) -> list[str]:
+    """Lines refitting the estimator on the suite's ordinary data, as ``ctx.fitted()`` did."""
+    return ["from conformance.data import make_dataset",
+            "from conformance.profile import profile_estimator",
+            f"data = make_dataset(profile_estimator(estimator), {ctx.budget.n_samples})",
+            "estimator.fit(*data.fit_args())"]
+
+
+def fitted_width(ctx, estimator) -> int:
+    return int(getattr(estimator, "n_features_in_", ctx.profile.n_features))
+
+
+def predict_matrices(ctx, n_features: int, min_rows: int = 1, dtypes=("float64", "float32")):
+    """Prediction-time float matrices of the fitted width, in the training data's range."""
+    lo, hi = limits(ctx).predict_rows
+    return cs.feature_inputs(n_rows=(max(lo, min_rows), max(hi, min_rows)), n_features=n_features,
+                             dtypes=dtypes, layouts_=("C",), containers_=("ndarray",),
+                             positive=_input_tag(ctx, "positive_only"))
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing outputs.
+
+def _torch_dtype(estimator):
+    """The lowest float precision of the torch modules the fitted estimator holds, if any."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    names = {torch.float16: np.float16, torch.bfloat16: np.float16, torch.float32: np.float32,
+             torch.float64: np.float64}
+    found = []
+    for value in list(vars(estimator).values()):
+        if isinstance(value, torch.nn.Module):
+            found += [names[p.dtype] for p in value.parameters() if p.dtype in names]
+    return min(found, key=lambda d: np.finfo(d).bits) if found else None
+
+
+def precision_dtype(estimator, output) -> np.dtype:
+    """The dtype that sets the tolerance: the output's, or a torch module's when coarser.
+
+    A torch model computing in float32 and returning float64 carries float32 noise; holding
+    it to float64 epsilon would fail a correct model for 1-ulp BLAS differences.
+    """
+    dtype = np.asarray(output).dtype
+    module = _torch_dtype(estimator)
+    if np.issubdtype(dtype, np.floating) and module is not None and np.finfo(module).bits < np.finfo(dtype).bits:
+        return np.dtype(module)
+    return dtype
+
+
+def compare(ctx, estimator, method: str, observed, expected, kind: str, what: str, reference=None,
+            script=None, names=None):
+    """Raise :class:`Violation` unless ``observed`` matches ``expected`` within ``kind``.
+
+    Labels must match exactly, except where the reference probabilities tie within the
+    tolerance (the label may then legitimately flip). ``names`` (observed and expected as
+    Python expressions) add the same comparison to ``script`` as an executable assertion.
+    """
+    observed, expected = np.asarray(observed), np.asarray(expected)
+    tolerance = ctx.tolerance(kind, precision_dtype(estimator, expected))
+    if script is not None and names is not None:
+        script.add(_assertion(names, expected, tolerance))
+    problem = mismatch(observed, expected, tolerance)
+    if problem is None:
+        return
+    if method == "predict" and reference is not None and observed.shape == expected.shape and kind != "bitwise":
+        scores = np.asarray(reference)
+        if scores.ndim == 2 and scores.shape[1] >= 2:
+            top = np.sort(scores, axis=1)[:, -2:]
+            tie = (top[:, 1] - top[:, 0]) <= 2 * (tolerance.atol + tolerance.rtol * np.abs(top[:, 1]))
+            differ = observed != expected if observed.ndim == 1 else np.any(observed != expected, axis=1)
+            if not np.any(differ & ~tie):
+                return
+    raise Violation(f"{what}: {problem}", observed=_preview(observed), expected=_preview(expected))
+
+
+def _assertion(names, expected, tolerance) -> str:
+    """The comparison as a line of Python: exact, or assert_allclose with the same bounds."""
+    observed_name, expected_name = names
+    if tolerance.exact or not np.issubdtype(expected.dtype, np.floating):
+        return f"assert np.array_equal({observed_name}, {expected_name})"
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    return (f"np.testing.assert_allclose({observed_name}, {expected_name}, "
+            f"rtol={tolerance.rtol:.3g}, atol={tolerance.atol * scale:.3g})  # the '{tolerance.kind}' tolerance")
+
+
+def _preview(values, limit: int = 6) -> str:
+    values = np.asarray(values)
+    flat = values.reshape(-1)[:limit].tolist()
+    more = ", ..." if values.size > limit else ""
+    return f"{values.dtype} {values.shape} {flat}{more}"
+
+
+def call_all(estimator, X, methods, script, name: str = "X", suffix: str = "") -> dict:
+    """Each method's output on ``X``, checked to have one row per input row."""
+    outputs = {}
+    for method in methods:
+        script.add(f"{method}{suffix} = estimator.{method}({name})")
+        out = np.asarray(getattr(estimator, method)(X))
+        if out.ndim == 0 or out.shape[0] != len(X):
+            script.add(f"assert len({method}{suffix}) == {len(X)}")
+            raise Violation(f"{method} returned {'a scalar' if out.ndim == 0 else f'{out.shape[0]} rows'} "
+                            f"for {len(X)} input rows", observed=f"shape {out.shape}",
+                            expected=f"{len(X)} rows")
+        outputs[method] = out
+    return outputs
+
+
+# --------------------------------------------------------------------------------------------
+# Valid input: accepted, and answered in the documented form.
+
+@register("inputs.valid_dtypes_and_layouts", applies_to=SUPERVISED)
+def valid_dtypes_and_layouts(ctx):
+    """fit and every inference method accept any numeric dtype, memory layout and container.
+
+    Users pass float32 and int64 arrays, Fortran-ordered and sliced views, read-only arrays,
+    nested lists and pandas DataFrames; a wrapper that feeds them straight to torch raises
+    "expected scalar type Float but found Double" or "expected np.ndarray (got list)" instead
+    of converting as every sklearn estimator does.
+    """
+    lim = limits(ctx)
+    positive = _input_tag(ctx, "positive_only")
+
+    @st.composite
+    def cases(draw):
+        width = draw(st.integers(*lim.widths))
+        X = draw(cs.feature_inputs(n_rows=lim.fit_rows, n_features=width, magnitudes_=("unit", "tiny", "large"),
+                                   positive=positive))
+        y = fit_y(ctx, X.shape[0], draw)
+        X_test = draw(cs.feature_inputs(n_rows=lim.predict_rows, n_features=width, positive=positive))
+        return X, y, X_test
+
+    def prop(case, script):
+        X, y, X_test = case
+        estimator = ctx.new()
+        script.add(f"# fit on a {X.describe()}", *X.code("X"), *y_code(y), fit_call(y))
+        estimator.fit(*((X.build(),) if y is None else (X.build(), y)))
+        script.add(f"# then call on a {X_test.describe()}", *X_test.code("X_test"))
+        call_all(estimator, X_test.build(), inference_methods(estimator), script, "X_test")
+
+    search(ctx, cases(), prop)
+
+
+def contract_problems(ctx, estimator, method: str, out, n_rows: int, y=None, X_dtype=None) -> list[str]:
+    """What is wrong with ``out`` as the answer of ``method`` for ``n_rows`` rows."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(out, torch.Tensor):
+        return [f"{method} returned a torch.Tensor on {out.device}; return a numpy array "
+                "(tensor.detach().cpu().numpy())"]
+    sparse = method == "transform" and hasattr(out, "tocsr")
+    if not sparse and (not isinstance(out, np.ndarray) or isinstance(out, np.matrix)):
+        return [f"{method} returned {type(out).__module__}.{type(out).__name__}, not a numpy ndarray"]
+    values = out.data if sparse else out
+    problems = []
+    if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+        problems.append(f"{method} returned non-finite values "
+                        f"({np.count_nonzero(~np.isfinite(values))} of {values.size})")
+    if method == "predict":
+        problems += _predict_problems(ctx, estimator, out, n_rows, y)
+    elif method == "predict_proba":
+        problems += _proba_problems(ctx, estimator, out, n_rows) if not problems else []
+    elif method == "transform":
+        problems += _transform_problems(ctx, out, n_rows, X_dtype)
+    elif out.ndim not in (1, 2) or out.shape[0] != n_rows:
+        problems.append(f"{method} returned shape {out.shape} for {n_rows} row(s)")
+    return problems
+
+
+def _predict_problems(ctx, estimator, out, n_rows, y) -> list[str]:
+    problems = []
+    expected_shape = (n_rows,) if y is None or np.ndim(y) == 1 else (n_rows, *np.shape(y)[1:])
+    if out.shape != expected_shape:
+        problems.append(f"predict returned shape {out.shape} for {n_rows} row(s); expected {expected_shape}")
+    if not ctx.profile.is_classifier:
+        if out.dtype.kind != "f":
+            problems.append(f"predict returned dtype {out.dtype}; a regressor returns floats")
+        return problems
+    classes = np.asarray(estimator.classes_)
+    if out.dtype != classes.dtype:
+        problems.append(f"predict returned dtype {out.dtype}; expected classes_'s dtype {classes.dtype}")
+    unknown = np.setdiff1d(np.asarray(out, dtype=classes.dtype).ravel(), classes) if out.size else []
+    if len(unknown):
+        problems.append(f"predict returned values not in classes_ {classes.tolist()}: {list(unknown)[:5]}")
+    return problems
+
+
+def _proba_problems(ctx, estimator, out, n_rows) -> list[str]:
+    k = len(estimator.classes_)
+    if out.shape != (n_rows, k):
+        return [f"predict_proba returned shape {out.shape}; expected (n_rows, n_classes) = {(n_rows, k)}"]
+    if out.dtype.kind != "f":
+        return [f"predict_proba returned dtype {out.dtype}; expected floats"]
+    tolerance = ctx.tolerance("batch", precision_dtype(estimator, out))
+    sums = out.sum(axis=1)
+    if (mismatch(sums, np.ones(n_rows, dtype=out.dtype), tolerance) is None
+            and out.min(initial=0) >= -tolerance.atol and out.max(initial=1) <= 1 + tolerance.atol):
+        return []
+    return [f"predict_proba rows must be probabilities summing to 1: row sums "
+            f"{np.round(sums[:5], 6).tolist()}, min {out.min():.3g}, max {out.max():.3g}"]
+
+
+def _transform_problems(ctx, out, n_rows, X_dtype) -> list[str]:
+    problems = []
+    if out.ndim != 2 or out.shape[0] != n_rows:
+        problems.append(f"transform returned shape {out.shape} for {n_rows} row(s); expected (n_rows, n_outputs)")
+    expected = _transform_dtype(ctx, X_dtype)
+    if expected is not None and out.dtype != expected:
+        problems.append(f"transform returned {out.dtype} for {np.dtype(X_dtype).name} input; the "
+                        f"transformer's tags (preserves_dtype={_preserved_dtypes(ctx)}) promise {expected}")
+    elif out.dtype.kind not in "fiub":
+        problems.append(f"transform returned dtype {out.dtype}; expected a numeric dtype")
+    return problems
+
+
+def _transform_dtype(ctx, X_dtype):
+    if X_dtype is None:
+        return None
+    name = np.dtype(X_dtype).name
+    return np.dtype(name) if name in _preserved_dtypes(ctx) else None
+
+
+@register("inputs.output_contract", applies_to=SUPERVISED)
+def output_contract(ctx):
+    """Outputs are CPU numpy arrays of the documented shape and dtype, finite, for any labels.
+
+    ``predict`` returns shape ``(n,)`` (even for one row) with ``classes_``'s dtype and values,
+    ``predict_proba`` ``(n, n_classes)`` rows summing to 1, ``transform`` a fixed width in the
+    dtype the tags promise. Pipelines index, compare and concatenate these; a tensor, an
+    ``(n, 1)`` column, a scalar for one row or a label index in place of the label breaks them.
+    """
+    lim = limits(ctx)
+    positive = _input_tag(ctx, "positive_only")
+    n_classes = (2, 5) if _multi_class(ctx) else (2, 2)
+    float_dtypes = ("float64", "float32")
+
+    @st.composite
+    def cases(draw):
+        width = draw(st.integers(*lim.widths))
+        dtype = draw(st.sampled_from(float_dtypes)) if ctx.profile.is_transformer else "float64"
+        X = draw(cs.feature_inputs(n_rows=lim.fit_rows, n_features=width, dtypes=(dtype,), layouts_=("C",),
+                                   containers_=("ndarray",), positive=positive))
+        classes = draw(cs.class_labels(n_classes=n_classes)) if ctx.profile.is_classifier else None
+        y = fit_y(ctx, X.shape[0], draw, classes)
+        if ctx.profile.is_regressor and _multi_output(ctx) and y.ndim == 1 and draw(st.booleans()):
+            y = np.column_stack([y, draw(cs.regression_targets(n_samples=X.shape[0]))])
+        X_test = draw(cs.feature_inputs(n_rows=lim.predict_rows, n_features=width, dtypes=(dtype,),
+                                        layouts_=("C",), containers_=("ndarray",), positive=positive))
+        return X, y, X_test
+
+    def prop(case, script):
+        X, y, X_test = case
+        estimator = ctx.new()
+        script.add(*X.code("X"), *y_code(y), fit_call(y))
+        estimator.fit(*((X.build(),) if y is None else (X.build(), y)))
+        script.add(*X_test.code("X_test"))
+        for rows, name in ((X_test.array, "X_test"), (X_test.array[:1], "X_test[:1]")):
+            for method in inference_methods(estimator):
+                script.add(f"out = estimator.{method}({name})")
+                out = getattr(estimator, method)(rows.copy())
+                problems = contract_problems(ctx, estimator, method, out, len(rows), y, X_test.dtype)
+                if problems:
+                    script.add("print(type(out), getattr(out, 'shape', None), getattr(out, 'dtype', None))")
+                    raise Violation("; ".join(problems), observed=_describe_output(out),
+                                    expected=f"a numpy array answering {method} for {len(rows)} row(s)")
+        if ctx.profile.is_transformer:
+            widths = {np.shape(estimator.transform(X_test.array[:n]))[1] for n in (1, len(X_test.array))}
+            if len(widths) > 1:
+                raise Violation(f"transform's output width depends on the number of rows: {sorted(widths)}")
+
+    search(ctx, cases(), prop)
+
+
+def _describe_output(out) -> str:
+    shape = getattr(out, "shape", None)
+    return f"{type(out).__module__}.{type(out).__name__}, shape {shape}, dtype {getattr(out, 'dtype', None)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Precision: float64 input is not silently truncated.
+
+PRECISION_OFFSET = 1e8
+PRECISION_MARGIN = 0.1
+
+
+@register("inputs.float64_precision", applies_to=("classifier", "regressor"))
+def float64_precision(ctx):
+    """A model fit on float64 features 1e8 + x scores within 0.1 of the same model fit on x.
+
+    float32 holds about 7 significant digits: cast 1e8 + U(0, 1) to float32 and every value
+    becomes one of a few multiples of 8, so the features carry nothing. A torch wrapper that
+    casts before centring and scaling in float64 silently learns nothing from such data (time
+    stamps, coordinates, prices with a large offset), while every float64 estimator is fine.
+    """
+    if not ctx.profile.torch:
+        ctx.skip("applies to torch-backed estimators: sklearn's own trees compute in float32 and "
+                 "its MLPs do not scale their inputs, both by design, so the offset would fail them "
+                 "for reasons this rule is not about")
+    n = max(ctx.budget.n_samples, 80)
+    data = ctx.data(n_samples=n)
+    split = (3 * n) // 4
+    X, y = data.X, data.y
+    scores = {}
+    for name, offset in (("centred", 0.0), ("offset", PRECISION_OFFSET)):
+        estimator = ctx.new()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(X[:split] + offset, y[:split])
+            scores[name] = float(estimator.score(X[split:] + offset, y[split:]))
+    if scores["centred"] < 0.5:
+        ctx.skip(f"scores {scores['centred']:.3f} on the ordinary centred data (below 0.5), too little "
+                 "for a comparison with the offset data to mean anything")
+    if scores["offset"] < scores["centred"] - PRECISION_MARGIN:
+        ctx.fail(f"fit on 1e8 + X scores {scores['offset']:.3f}, on X {scores['centred']:.3f}: float64 "
+                 "precision is lost (a cast to float32 before centring?)",
+                 observed=f"score {scores['offset']:.3f} with the offset",
+                 expected=f"at least {scores['centred'] - PRECISION_MARGIN:.3f} (centred score - {PRECISION_MARGIN})",
+                 repro=ctx.repro("from conformance.data import make_dataset",
+                                 "from conformance.profile import profile_estimator",
+                                 f"data = make_dataset(profile_estimator(estimator), {n})",
+                                 f"X, y = data.X + {PRECISION_OFFSET:g}, data.y",
+                                 f"estimator.fit(X[:{split}], y[:{split}])",
+                                 f"print(estimator.score(X[{split}:], y[{split}:]))"
+                                 f"  # the same without the offset: {scores['centred']:.3f}"))
+
+
+# --------------------------------------------------------------------------------------------
+# The caller's arrays are left alone.
+
+def _snapshot(value):
+    return copy.deepcopy(value)
+
+
+def _changed(before, after) -> str | None:
+    """How ``after`` differs from its snapshot ``before``, or None."""
+    if isinstance(before, np.ndarray):
+        if before.dtype != after.dtype or before.shape != after.shape:
+            return f"dtype/shape changed from {before.dtype} {before.shape} to {after.dtype} {after.shape}"
+        if np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
+            return None
+        diff = np.argwhere(before != after)
+        where = tuple(int(i) for i in diff[0]) if len(diff) else ()
+        return (f"{len(diff)} of {before.size} values changed (first at {list(where)}: "
+                f"{before[where].item()!r} -> {after[where].item()!r})")
+    if hasattr(before, "equals"):
+        return None if before.equals(after) else "the DataFrame's values changed"
+    return None if before == after else "the list's values changed"
+
+
+def _calls(ctx, estimator):
+    """(method, takes_y) of every method that receives X, in the order a user calls them."""
+    calls = [("fit", _needs_y(ctx))]
+    if hasattr(estimator, "fit_transform"):
+        calls.append(("fit_transform", _needs_y(ctx)))
+    calls += [(m, False) for m in inference_methods(estimator)]
+    if hasattr(estimator, "predict_log_proba"):
+        calls.append(("predict_log_proba", False))
+    if hasattr(estimator, "score") and not ctx.profile.is_transformer:
+        calls.append(("score", True))
+    return calls
+
+
+@register("inputs.input_not_mutated", applies_to=SUPERVISED)
+def input_not_mutated(ctx):
+    """No method modifies the caller's X or y, and read-only arrays are accepted.
+
+    ``X -= self.mean_`` on the caller's array corrupts their data silently: the next fit, a
+    cross-validation fold or a plot uses the changed values. Read-only arrays (memory-mapped
+    files, joblib's shared arrays) must work, which in-place arithmetic also breaks.
+    """
+    lim = limits(ctx)
+    positive = _input_tag(ctx, "positive_only")
+    width = ctx.profile.n_features
+
+    @st.composite
+    def cases(draw):
+        # ndarrays only: mutation reaches the caller through arrays, and whether lists and
+        # DataFrames are accepted at all is inputs.valid_dtypes_and_layouts' rule.
+        X = draw(cs.feature_inputs(n_rows=lim.fit_rows, n_features=width, containers_=("ndarray",),
+                                   dtypes=("float64", "float32", "int64"), positive=positive))
+        return X, fit_y(ctx, X.shape[0], draw)
+
+    # Always tried: float64 C-ordered arrays are the ones validate_data passes through uncopied.
+    data = ctx.data(n_samples=lim.fit_rows[0])
+    X0 = np.ascontiguousarray(np.abs(data.X) if positive else data.X)
+    y0 = data.y if _needs_y(ctx) else None
+    fixed = [(cs.FeatureInput(X0, layout), y0) for layout in ("C", "readonly")]
+
+    def prop(case, script):
+        X, y = case
+        estimator = ctx.new()
+        script.add(*X.code("X"), *y_code(y), "X_before = X.copy()" if X.container == "ndarray"
+                   else "import copy; X_before = copy.deepcopy(X)")
+        if y is not None:
+            script.add("y_before = y.copy()")
+        fitted = False
+        for method, takes_y in _calls(ctx, estimator):
+            if not fitted and method not in ("fit", "fit_transform"):
+                continue
+            X_in = X.build()
+            y_in = None if y is None else y.copy()
+            if y_in is not None and X.layout == "readonly":
+                y_in.setflags(write=False)
+            X_copy, y_copy = _snapshot(X_in), _snapshot(y_in)
+            args = (X_in, y_in) if takes_y and y_in is not None else (X_in,)
+            script.add(f"estimator.{method}(X{', y' if len(args) == 2 else ''})")
+            getattr(estimator, method)(*args)
+            fitted = True
+            for name, before, after in (("X", X_copy, X_in), ("y", y_copy, y_in)):
+                if before is None:
+                    continue
+                change = _changed(before, after)
+                if change is not None:
+                    check = ("assert np.array_equal(X, X_before)" if name == "X" and X.container == "ndarray"
+                             else f"assert ({name} == {name}_before).all().all()" if name == "X"
+                             else "assert np.array_equal(y, y_before)")
+                    script.add(check)
+                    raise Violation(f"{method} modified the caller's {name} in place: {change}",
+                                    observed=change, expected=f"{name} unchanged")
+
+    search(ctx, cases(), prop, examples=fixed)
+
+
+# --------------------------------------------------------------------------------------------
+# Invalid input: a clear ValueError or TypeError.
+
+@dataclass(frozen=True)
+class InvalidCase:
+    name: str
+    when: str  # "fit" or "predict"
+    make: object = None  # (X, y) -> (X_bad, y_bad)
+    code: str = ""  # Python lines turning X (and y) into the bad input
+    keywords: tuple = ()
+
+
+def _sparse(X):
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(X)
+
+
+def invalid_cases(ctx) -> list[InvalidCase]:
+    """The invalid inputs this estimator must reject, given its tags."""
+    cases = []
+    both = ("fit", "predict")
+    if not _input_tag(ctx, "allow_nan"):
+        cases += [InvalidCase("NaN in X", when, lambda X, y: (_with(X, np.nan), y),
+                              "X[0, 0] = np.nan", ("nan",)) for when in both]
+    cases += [InvalidCase("infinity in X", when, lambda X, y: (_with(X, np.inf), y),
+                          "X[0, 0] = np.inf", ("inf",)) for when in both]
+    cases += [InvalidCase("an empty X (0 rows)", when, lambda X, y: (X[:0], None if y is None else y[:0]),
+                          "X, y = X[:0], y[:0]", ("0 sample", "empty", "minimum", "at least", "zero"))
+              for when in both]
+    dims = ("1d", "2d", "dimension", "reshape", "ndim", "dim ")
+    cases += [InvalidCase("a 1-D X", when, lambda X, y: (X[:, 0].copy(), y), "X = X[:, 0].copy()", dims)
+              for when in both]
+    cases += [InvalidCase("a 3-D X", when, lambda X, y: (np.stack([X, X], axis=2), y),
+                          "X = np.stack([X, X], axis=2)", dims + ("3",)) for when in both]
+    cases += [InvalidCase("complex numbers in X", when, lambda X, y: (X + 1j, y), "X = X + 1j", ("complex",))
+              for when in both]
+    if not _input_tag(ctx, "string"):
+        strings = ("string", "convert", "numeric")
+        cases += [InvalidCase("strings in X", when, lambda X, y: (np.char.add("v", X.astype(str)), y),
+                              'X = np.char.add("v", X.astype(str))', strings)
+                  for when in both]
+        cases += [InvalidCase("a string among numbers (object X)", when,
+                              lambda X, y: (_with(X.astype(object), "a"), y),
+                              "X = X.astype(object)\nX[0, 0] = 'a'", strings) for when in both]
+    if not _input_tag(ctx, "sparse"):
+        cases += [InvalidCase("a scipy.sparse matrix (the estimator's tags say sparse is unsupported)", when,
+                              lambda X, y: (_sparse(X), y),
+                              "import scipy.sparse\nX = scipy.sparse.csr_matrix(X)", ("sparse", "dense"))
+                  for when in both]
+    width = ctx.profile.n_features
+    cases.append(InvalidCase(f"{width + 1} features where the estimator was fit on {width}", "predict",
+                             lambda X, y: (np.hstack([X, X[:, :1]]), y), "X = np.hstack([X, X[:, :1]])",
+                             ("feature",)))
+    if width > 1:
+        cases.append(InvalidCase(f"{width - 1} features where the estimator was fit on {width}", "predict",
+                                 lambda X, y: (X[:, 1:].copy(), y), "X = X[:, 1:].copy()", ("feature",)))
+    return cases
+
+
+def _with(X, value):
+    X = X.copy()
+    X[0, 0] = value
+    return X
+
+
+@register("inputs.invalid_input_errors", applies_to=SUPERVISED)
+def invalid_input_errors(ctx):
+    """Invalid input raises ValueError or TypeError whose message names the problem.
+
+    NaN or infinity (unless the tags allow NaN), empty arrays, 1-D or 3-D X, complex numbers,
+    strings, sparse matrices the estimator cannot take, and the wrong number of features at
+    predict must fail at once with a message the user can act on. Silent acceptance returns
+    garbage; torch's own errors ("mat1 and mat2 shapes cannot be multiplied") name the symptom
+    deep inside the network, not the input.
+    """
+    data = ctx.data(n_samples=20)
+    positive = _input_tag(ctx, "positive_only")
+    X0 = np.abs(data.X) if positive else data.X
+    y0 = data.y if _needs_y(ctx) else None
+    fitted, _ = ctx.fitted()
+    problems = []
+    for case in invalid_cases(ctx):
+        X_bad, y_bad = case.make(X0.copy(), None if y0 is None else y0.copy())
+        methods = ["fit"] if case.when == "fit" else inference_methods(fitted)
+        for method in methods:
+            estimator = ctx.new() if method == "fit" else fitted
+            args = (X_bad,) if method != "fit" or y_bad is None else (X_bad, y_bad)
+            problem = _rejection_problem(estimator, method, args, case)
+            if problem is not None:
+                problems.append((case, method, problem))
+    if not problems:
+        return
+    case, method, problem = problems[0]
+    setup = (["from conformance.data import make_dataset", "from conformance.profile import profile_estimator",
+              "data = make_dataset(profile_estimator(estimator), 20)",
+              "X, y = data.X, data.y" if not positive else "X, y = np.abs(data.X), data.y"]
+             + ([] if method == "fit" else [f"estimator.fit(*make_dataset(profile_estimator(estimator), "
+                                            f"{ctx.budget.n_samples}).fit_args())"]))
+    call = f"estimator.{method}(X{', y' if method == 'fit' and y0 is not None else ''})"
+    more = f" ({len(problems)} problems in all, listed under observed)" if len(problems) > 1 else ""
+    ctx.fail(f"{method} on {case.name}: {problem}{more}",
+             observed="".join(f"\n      - {m} on {c.name}: {p}" for c, m, p in problems),
+             expected=f"ValueError or TypeError mentioning one of {list(case.keywords)}",
+             repro=ctx.repro("import numpy as np", *setup, *case.code.splitlines(), call))
+
+
+def _rejection_problem(estimator, method, args, case) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(estimator, method)(*args)
+    except (ValueError, TypeError) as exc:
+        text = str(exc).lower()
+        if any(k in text for k in case.keywords):
+            return None
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return f"raised {type(exc).__name__} whose message does not name the problem: {first!r}"
+    except Exception as exc:  # noqa: BLE001 - the wrong kind of error is the finding
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return f"raised {type(exc).__name__} (not ValueError/TypeError): {first!r}"
+    shape = getattr(out, "shape", None)
+    return f"accepted it silently (returned {type(out).__name__}{'' if shape is None else f' of shape {shape}'})"
+
+
+# --------------------------------------------------------------------------------------------
+# Inference invariants: batch composition, row order, batch size, repeated calls.
+
+def _fitted_for_inference(ctx):
+    estimator, _ = ctx.fitted()
+    methods = inference_methods(estimator)
+    if not methods:
+        ctx.skip("the estimator has no predict, predict_proba, decision_function or transform")
+    return estimator, methods
+
+
+def _reference_scores(outputs):
+    return outputs.get("predict_proba", outputs.get("decision_function"))
+
+
+@register("inputs.batch_invariance", applies_to=SUPERVISED)
+def batch_invariance(ctx):
+    """A row's output does not depend on the other rows in its call, nor on the batch size.
+
+    Users score one row at a time in a service and millions in a batch job; batch norm left in
+    training mode, normalising each call by its own statistics, or a dropped last partial batch
+    make the answer depend on the company a row keeps. Compared within the float-aware "batch"
+    tolerance, so 1-ulp BLAS differences between batch shapes pass.
+    """
+    estimator, methods = _fitted_for_inference(ctx)
+    width = fitted_width(ctx, estimator)
+    has_batch_size = "batch_size" in estimator.get_params(deep=False)
+
+    @st.composite
+    def cases(draw):
+        X = draw(predict_matrices(ctx, width, min_rows=2))
+        n = X.shape[0]
+        subset = draw(st.lists(st.booleans(), min_size=n, max_size=n).filter(any))
+        alone = draw(st.integers(0, n - 1))
+        batch_size = draw(st.integers(1, n + 1)) if has_batch_size else None
+        return X, np.array(subset), alone, batch_size
+
+    def prop(case, script):
+        X, subset, alone, batch_size = case
+        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        full = call_all(estimator, X.array.copy(), methods, script, "X", "_full")
+        reference = _reference_scores(full)
+        rows = np.flatnonzero(subset)
+        script.add(f"rows = {rows.tolist()}")
+        part = call_all(estimator, X.array[rows].copy(), methods, script, "X[rows]", "_rows")
+        for method in methods:
+            compare(ctx, estimator, method, part[method], full[method][rows], "batch",
+                    f"{method} of rows {rows.tolist()} called together differs from the same rows "
+                    f"inside a call on all {len(X.array)}", None if reference is None else reference[rows],
+                    script, (f"{method}_rows", f"{method}_full[rows]"))
+        single = call_all(estimator, X.array[alone:alone + 1].copy(), methods, script,
+                          f"X[{alone}:{alone + 1}]", "_alone")
+        for method in methods:
+            compare(ctx, estimator, method, single[method], full[method][alone:alone + 1], "batch",
+                    f"{method} of row {alone} called alone differs from the same row in a batch of "
+                    f"{len(X.array)}", None if reference is None else reference[alone:alone + 1],
+                    script, (f"{method}_alone", f"{method}_full[{alone}:{alone + 1}]"))
+        if batch_size is not None:
+            other = copy.deepcopy(estimator)
+            other.set_params(batch_size=batch_size)
+            script.add(f"estimator.set_params(batch_size={batch_size})")
+            sized = call_all(other, X.array.copy(), methods, script, "X", "_sized")
+            for method in methods:
+                compare(ctx, estimator, method, sized[method], full[method], "batch",
+                        f"{method} with batch_size={batch_size} differs from batch_size="
+                        f"{estimator.get_params()['batch_size']}", reference,
+                        script, (f"{method}_sized", f"{method}_full"))
+
+    search(ctx, cases(), prop)
+
+
+@register("inputs.row_order_invariance", applies_to=SUPERVISED)
+def row_order_invariance(ctx):
+    """Permuting the rows of X permutes the outputs the same way, and changes nothing else.
+
+    Shuffled data, sorted data and data grouped by a key must get the same per-row answers.
+    The float-aware "batch" tolerance applies, as rows moving between BLAS blocks may change
+    the last bit of a float32 result.
+    """
+    estimator, methods = _fitted_for_inference(ctx)
+    width = fitted_width(ctx, estimator)
+
+    @st.composite
+    def cases(draw):
+        X = draw(predict_matrices(ctx, width, min_rows=2))
+        order = draw(st.permutations(range(X.shape[0])))
+        return X, np.array(order)
+
+    def prop(case, script):
+        X, order = case
+        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        full = call_all(estimator, X.array.copy(), methods, script, "X", "_full")
+        script.add(f"order = {order.tolist()}")
+        permuted = call_all(estimator, X.array[order].copy(), methods, script, "X[order]", "_permuted")
+        reference = _reference_scores(full)
+        for method in methods:
+            compare(ctx, estimator, method, permuted[method], full[method][order], "batch",
+                    f"{method} on rows in order {order.tolist()} differs from the original output permuted",
+                    None if reference is None else reference[order],
+                    script, (f"{method}_permuted", f"{method}_full[order]"))
+
+    search(ctx, cases(), prop)
+
+
+@register("inputs.repeat_call_stable", applies_to=SUPERVISED)
+def repeat_call_stable(ctx):
+    """Calling an inference method twice on the same input returns bitwise-identical output.
+
+    A model whose predictions change between two identical calls (dropout left on at predict,
+    noise from the global RNG, state updated by predict) cannot be tested, cached or audited.
+    Same process, same input: no tolerance.
+    """
+    estimator, methods = _fitted_for_inference(ctx)
+    width = fitted_width(ctx, estimator)
+
+    def prop(X, script):
+        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        first = call_all(estimator, X.array.copy(), methods, script, "X", "_first")
+        second = call_all(estimator, X.array.copy(), methods, script, "X", "_second")
+        for method in methods:
+            compare(ctx, estimator, method, second[method], first[method], "bitwise",
+                    f"a second {method} call on the same input returned different output",
+                    script=script, names=(f"{method}_second", f"{method}_first"))
+
+    search(ctx, predict_matrices(ctx, width), prop)
