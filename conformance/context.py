@@ -44,7 +44,7 @@ class Target:
                 lines += ["from sklearn.base import clone", f"estimator = clone({attr})"]
             return "\n".join(lines)
         klass = type(self.estimator)
-        changed = _changed_params(self.estimator)
+        changed = changed_params(self.estimator)
         args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"from {klass.__module__} import {klass.__name__}\nestimator = {klass.__name__}({args})"
 
@@ -64,7 +64,8 @@ def _resolved_kind(spec: str) -> str:
     return "instance"
 
 
-def _changed_params(estimator) -> dict:
+def changed_params(estimator) -> dict:
+    """The parameters whose values differ from the constructor's defaults."""
     import inspect
 
     params = estimator.get_params(deep=False)
@@ -150,11 +151,16 @@ class CheckContext:
     def tolerance(self, kind: str, dtype) -> Tolerance:
         return tolerance_for(kind, dtype, self.profile.tolerances)
 
-    def assert_close(self, observed, expected, kind: str, what: str, repro: str | None = None):
-        """Fail with a clear message unless ``observed`` matches ``expected`` for ``kind``."""
+    def assert_close(self, observed, expected, kind: str, what: str, repro: str | None = None,
+                     dtype=None):
+        """Fail with a clear message unless ``observed`` matches ``expected`` for ``kind``.
+
+        ``dtype`` is the precision the outputs were computed in, when coarser than the dtype
+        they are returned in (a float32 module returning float64 arrays).
+        """
         import numpy as np
 
-        tolerance = self.tolerance(kind, np.asarray(expected).dtype)
+        tolerance = self.tolerance(kind, dtype if dtype is not None else np.asarray(expected).dtype)
         problem = mismatch(observed, expected, tolerance)
         if problem is not None:
             self.fail(f"{what}: {problem}", expected=tolerance.describe(), repro=repro)

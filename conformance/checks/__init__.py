@@ -3,6 +3,7 @@
 from conformance.checks import (  # noqa: F401
     determinism,
     devices,
+    hygiene,
     inputs,
     params,
     persistence,

@@ -1,1 +1,286 @@
-"""persistence checks (see docs/checks/persistence.md)."""
+"""Persistence checks: pickle, joblib, deepcopy, a fresh process, CUDA-less loading, skops
+(see docs/checks/persistence.md).
+
+A model is trained once and used elsewhere: another process, another machine, often one
+without a GPU. Each check saves a fitted (or unfitted) estimator one way and demands that the
+loaded copy computes exactly what the original did.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from conformance.checks.params import (
+    assert_same_outputs,
+    fingerprint_changes,
+    outputs,
+    params_fingerprint,
+    reproducible_params,
+    seeded_fit,
+)
+from conformance.registry import register
+
+FRESH_PROCESS_TIMEOUT_S = 120
+# Growth allowed per extra training row: less than one float32 per row.
+BYTES_PER_ROW_LIMIT = 4
+_LOAD_AND_PREDICT = r"""
+import pickle, sys
+import numpy as np
+model, inputs, result, methods, device_param = sys.argv[1:6]
+with open(model, "rb") as handle:
+    estimator = pickle.load(handle)
+X = np.load(inputs)
+note = ""
+try:
+    produced = {name: np.asarray(getattr(estimator, name)(X)) for name in methods.split(",")}
+except Exception as first:
+    if not device_param:
+        raise
+    estimator.set_params(**{device_param: "cpu"})  # the documented way back to the CPU
+    produced = {name: np.asarray(getattr(estimator, name)(X)) for name in methods.split(",")}
+    note = f"predicting needed set_params({device_param}='cpu') after loading ({type(first).__name__}: {first})"
+np.savez(result, **produced)
+print("NOTE:" + note)
+"""
+
+
+def fresh_fit(ctx):
+    """``(estimator, dataset)`` fitted here, never through a pickle.
+
+    Not :meth:`ctx.fitted`: its shared copy has been pickled once already, and a lossy
+    ``__getstate__`` (weights rounded to float16) survives a second round-trip unchanged.
+    """
+    data = ctx.data()
+    return ctx.new().fit(*data.fit_args()), data
+
+
+def _roundtrip_check(ctx, how: str, save_and_load, repro_lines):
+    fitted, data = fresh_fit(ctx)
+    expected = outputs(fitted, data.X)
+    repro = ctx.repro("estimator.fit(X, y)", *repro_lines,
+                      "assert (loaded.predict(X) == estimator.predict(X)).all()")
+    loaded = save_and_load(fitted)
+    try:
+        observed = outputs(loaded, data.X)
+    except Exception as exc:  # noqa: BLE001 - the loaded copy's failure is the verdict
+        ctx.fail(f"after a {how} round-trip the estimator cannot predict: {type(exc).__name__}: {exc}",
+                 expected="the loaded copy is fitted and computes what the original does", repro=repro)
+    assert_same_outputs(ctx, observed, expected, f"outputs changed after a {how} round-trip", repro)
+
+
+@register("persistence.pickle_roundtrip", applies_to=("any",))
+def pickle_roundtrip(ctx):
+    """A fitted estimator survives ``pickle`` with bitwise-identical outputs.
+
+    Pickle is how models are shipped, cached and sent to worker processes; a wrapper that
+    loses or rounds state on the way gives other answers in production than in the notebook.
+    """
+    _roundtrip_check(ctx, "pickle", lambda e: pickle.loads(pickle.dumps(e)),
+                     ["import pickle", "loaded = pickle.loads(pickle.dumps(estimator))"])
+
+
+@register("persistence.joblib_roundtrip", applies_to=("any",))
+def joblib_roundtrip(ctx):
+    """A fitted estimator survives ``joblib.dump``/``joblib.load`` with bitwise-identical outputs.
+
+    ``joblib`` is what sklearn's documentation recommends for saving models, and it stores
+    numpy arrays apart from the pickle stream, so it is a separate path from plain pickle.
+    """
+    import joblib
+
+    def save_and_load(estimator):
+        buffer = io.BytesIO()
+        joblib.dump(estimator, buffer)
+        buffer.seek(0)
+        return joblib.load(buffer)
+
+    _roundtrip_check(ctx, "joblib", save_and_load,
+                     ["import io, joblib", "buffer = io.BytesIO(); joblib.dump(estimator, buffer); buffer.seek(0)",
+                      "loaded = joblib.load(buffer)"])
+
+
+@register("persistence.deepcopy_roundtrip", applies_to=("any",))
+def deepcopy_roundtrip(ctx):
+    """``copy.deepcopy`` of a fitted estimator has bitwise-identical outputs.
+
+    Model selection tools, callbacks that keep the best model, and ensembles deep-copy fitted
+    estimators; a ``__deepcopy__`` that drops the fitted network silently breaks them.
+    """
+    _roundtrip_check(ctx, "copy.deepcopy", copy.deepcopy,
+                     ["import copy", "loaded = copy.deepcopy(estimator)"])
+
+
+@register("persistence.unfitted_roundtrip", applies_to=("any",))
+def unfitted_roundtrip(ctx):
+    """An unfitted estimator survives ``pickle`` with equal parameters, still unfitted, and fits like the original.
+
+    Unfitted estimators are pickled too: every parallel ``GridSearchCV`` or
+    ``cross_val_score`` sends them to workers. A ``__getstate__`` written for the fitted case
+    only (reading ``self.module_``) breaks all of these.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    original = ctx.new(**reproducible_params(ctx.estimator))
+    repro = ctx.repro("import pickle", "loaded = pickle.loads(pickle.dumps(estimator))")
+    loaded = pickle.loads(pickle.dumps(original))
+    changes = fingerprint_changes(params_fingerprint(original), params_fingerprint(loaded))
+    if changes:
+        ctx.fail("parameters changed in a pickle round-trip of the unfitted estimator: " + "; ".join(changes[:5]),
+                 repro=repro)
+    try:
+        check_is_fitted(loaded)
+    except NotFittedError:
+        pass
+    else:
+        ctx.fail("the unfitted estimator is fitted after a pickle round-trip", repro=repro)
+    data = ctx.data()
+    observed = outputs(seeded_fit(loaded, data), data.X)
+    expected = outputs(seeded_fit(original, data), data.X)
+    assert_same_outputs(ctx, observed, expected, "the unpickled unfitted estimator fits differently",
+                        repro + "\nassert (loaded.fit(X, y).predict(X) == estimator.fit(X, y).predict(X)).all()")
+
+
+@register("persistence.fresh_process_load", applies_to=("any",))
+def fresh_process_load(ctx):
+    """A pickled fitted estimator loads and predicts identically in a fresh Python process.
+
+    Models are saved by one program and loaded by another. Classes defined in ``__main__`` (a
+    script or notebook), lambdas, and state kept in module-level variables all survive a
+    round-trip inside one process and fail, or predict differently, anywhere else.
+    """
+    fitted, data = fresh_fit(ctx)
+    expected = outputs(fitted, data.X)
+    with tempfile.TemporaryDirectory() as folder:
+        produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected))
+    repro = ctx.repro("import pickle", "estimator.fit(X, y)", "pickle.dump(estimator, open('model.pkl', 'wb'))",
+                      "# then, in a new interpreter: pickle.load(open('model.pkl', 'rb')).predict(X)")
+    if problem:
+        hint = ""
+        if type(ctx.estimator).__module__ == "__main__":
+            hint = (f" ({type(ctx.estimator).__name__} is defined in __main__, so pickle stores it by "
+                    "that name; move the class into an importable module)")
+        ctx.fail("loading and predicting in a fresh process failed" + hint, observed=problem, repro=repro)
+    assert_same_outputs(ctx, produced, expected, "outputs differ when loaded in a fresh process", repro)
+    return note or None
+
+
+def _load_elsewhere(folder: Path, payload: bytes, X, methods, env=None, device_param: str = ""):
+    """Load ``payload`` and call ``methods`` on ``X`` in a new interpreter.
+
+    Returns ``(outputs, note, problem)``: ``problem`` is the tail of the child's error output.
+    """
+    model, inputs, result = folder / "model.pkl", folder / "X.npy", folder / "outputs.npz"
+    model.write_bytes(payload)
+    np.save(inputs, X)
+    child_env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+                 "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
+    completed = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PREDICT, str(model), str(inputs), str(result), ",".join(methods),
+         device_param],
+        capture_output=True, text=True, env=child_env, timeout=FRESH_PROCESS_TIMEOUT_S,
+    )
+    if completed.returncode != 0:
+        tail = [line for line in completed.stderr.strip().splitlines() if line.strip()][-6:]
+        return None, "", "\n    ".join(tail) or f"exit status {completed.returncode}"
+    with np.load(result) as archive:
+        produced = {name: archive[name] for name in archive.files}
+    note = completed.stdout.strip().rpartition("NOTE:")[2].strip()
+    return produced, note, None
+
+
+@register("persistence.pickle_size_independent_of_n_samples", applies_to=("torch",))
+def pickle_size_independent_of_n_samples(ctx):
+    """The pickle of a fitted torch estimator does not grow with the training set.
+
+    A network's fitted state has a fixed size. A pickle that grows with the rows seen keeps
+    the training data (or per-row records): a privacy leak when the model is shared and a
+    memory leak in every copy. (Only torch-backed estimators: sklearn's k-NN and trees store
+    data by design.)
+    """
+    n = ctx.budget.n_samples
+    small = len(pickle.dumps(ctx.new().fit(*ctx.data(n).fit_args())))
+    large = len(pickle.dumps(ctx.new().fit(*ctx.data(4 * n).fit_args())))
+    limit = BYTES_PER_ROW_LIMIT * 3 * n
+    if large - small >= limit:
+        per_row = (large - small) / (3 * n)
+        ctx.fail(f"the pickle grows with the training set: {small} bytes after fitting {n} rows, "
+                 f"{large} bytes after {4 * n} rows ({per_row:.1f} bytes per extra row)",
+                 expected=f"growth below {BYTES_PER_ROW_LIMIT} bytes per extra row (no copy of the data)",
+                 repro=ctx.repro("import pickle",
+                                 f"len(pickle.dumps(estimator.fit(X[:{n}], y[:{n}])))",
+                                 f"len(pickle.dumps(estimator.fit(X[:{4 * n}], y[:{4 * n}])))"))
+    return f"{small} bytes after {n} rows, {large} after {4 * n}"
+
+
+@register("persistence.cuda_pickle_loads_without_cuda", applies_to=("torch",), device=True)
+def cuda_pickle_loads_without_cuda(ctx):
+    """An estimator fitted on CUDA, pickled, loads and predicts in a process where CUDA is hidden.
+
+    Models trained on a GPU are served on CPU machines. A pickle holding CUDA tensors fails
+    to load there ("Attempting to deserialize object on a CUDA device") unless the estimator
+    moves its state to the CPU when pickled, or maps it back when loaded.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        ctx.skip("CUDA is not available (torch.cuda.is_available() is False), so nothing can be fitted on a GPU")
+    device_param = ctx.profile.device_param
+    if device_param is None:
+        ctx.skip("the estimator has no device parameter (name it with the device_param tag) to fit it on CUDA")
+    data = ctx.data()
+    fitted = ctx.new(**{device_param: "cuda"}).fit(*data.fit_args())
+    expected = outputs(fitted, data.X)
+    with tempfile.TemporaryDirectory() as folder:
+        produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected),
+                                                  env={"CUDA_VISIBLE_DEVICES": ""}, device_param=device_param)
+    repro = ctx.repro("import pickle", f"estimator.set_params({device_param}='cuda').fit(X, y)",
+                      "pickle.dump(estimator, open('model.pkl', 'wb'))",
+                      "# then: CUDA_VISIBLE_DEVICES= python -c \"import pickle; pickle.load(open('model.pkl', 'rb')).predict(X)\"")
+    if problem:
+        ctx.fail("the CUDA-fitted pickle does not load and predict where CUDA is hidden", observed=problem,
+                 expected="state moved to the CPU in __getstate__ (or mapped with map_location='cpu' when "
+                          "loaded), and the device falling back to 'cpu' without CUDA",
+                 repro=repro)
+    for name in expected:
+        ctx.assert_close(produced[name], expected[name], "device", f"{name} on the CPU versus on CUDA", repro)
+    return note or None
+
+
+@register("persistence.skops_roundtrip", applies_to=("any",))
+def skops_roundtrip(ctx):
+    """When ``skops`` is installed, a fitted estimator survives ``skops.io`` with bitwise-identical outputs; the types a user must trust are reported.
+
+    ``skops.io`` is the safe alternative to pickle for sharing models (pickle runs arbitrary
+    code when loaded). It stores numpy arrays and known types only, so every other type in
+    the estimator's state must be trusted by name by whoever loads it.
+    """
+    try:
+        import skops.io as sio
+    except ImportError:
+        ctx.skip("skops is not installed (pip install skops)")
+    fitted, data = fresh_fit(ctx)
+    expected = outputs(fitted, data.X)
+    repro = ctx.repro("import skops.io as sio", "estimator.fit(X, y)", "payload = sio.dumps(estimator)",
+                      "loaded = sio.loads(payload, trusted=sio.get_untrusted_types(data=payload))")
+    try:
+        payload = sio.dumps(fitted)
+    except Exception as exc:  # noqa: BLE001 - what skops cannot store is the finding
+        ctx.fail(f"skops.io cannot save the fitted estimator: {type(exc).__name__}: {exc}",
+                 expected="fitted state skops can store: numpy arrays, builtins and sklearn objects "
+                          "(torch tensors are not: keep the state_dict as numpy arrays in "
+                          "__getstate__ and rebuild the module in __setstate__)",
+                 repro=repro)
+    untrusted = sio.get_untrusted_types(data=payload)
+    loaded = sio.loads(payload, trusted=untrusted)
+    assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", repro)
+    return "types to trust: " + (", ".join(untrusted) if untrusted else "none")
