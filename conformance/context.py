@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from conformance.data import Dataset, make_dataset
 from conformance.errors import CheckFailure, CheckSkipped
 from conformance.settings import Settings
-from conformance.tolerance import Tolerance, mismatch, tolerance_for
+from conformance.tolerance import Tolerance, merge_overrides, mismatch, tolerance_for
 
 
 @dataclass
@@ -149,7 +149,10 @@ class CheckContext:
         return "\n".join([self.target.construction(), *lines])
 
     def tolerance(self, kind: str, dtype) -> Tolerance:
-        return tolerance_for(kind, dtype, self.profile.tolerances)
+        """The policy's tolerance, or the override from the estimator's tags or pyproject."""
+        overrides = merge_overrides(type(self.estimator).__name__, self.profile.tolerances,
+                                    self.settings.extra.get("tolerances"))
+        return tolerance_for(kind, dtype, overrides)
 
     def assert_close(self, observed, expected, kind: str, what: str, repro: str | None = None,
                      dtype=None):

@@ -61,7 +61,11 @@ def pytest_configure(config):
 
     try:
         devices = tuple(d.strip() for d in (config.getoption("conformance_devices") or "").split(",") if d.strip())
+        from conformance.tolerance import load_pyproject_overrides
+
+        tolerances = load_pyproject_overrides(Path(config.invocation_params.dir, "pyproject.toml"))
         settings = Settings(profile=config.getoption("conformance_profile"), devices=devices,
+                            extra={"tolerances": tolerances},
                             timeout_s=config.getoption("conformance_timeout"),
                             memory_limit_mb=config.getoption("conformance_memory_limit"),
                             isolation=config.getoption("conformance_isolation"))
@@ -176,6 +180,11 @@ class SuiteReporter:
         report = self.report()
         path = self.config.getoption("conformance_report")
         if path:
+            # Asked in a subprocess (about 2 s), so this process never initialises CUDA.
+            from conformance.devices_info import describe_devices
+
+            report.device_info = describe_devices(self.state.settings.devices)
+            report.devices = report.device_info.get("devices", report.devices)
             report.write_json(path)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path and report.results:

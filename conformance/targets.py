@@ -44,10 +44,7 @@ def _pyproject_targets(rootdir: Path) -> list[str]:
     try:
         import tomllib
     except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            return []
+        import tomli as tomllib
     with open(path, "rb") as handle:
         data = tomllib.load(handle)
     estimators = data.get("tool", {}).get("conformance", {}).get("estimators", [])

@@ -1,41 +1,82 @@
 """The one tolerance policy every comparing check uses.
 
-Comparisons come in kinds. ``bitwise`` kinds (same process, same device: refits with one seed,
-pickle round-trips, repeated calls) demand identical bytes. Float-aware kinds allow what a
-correct float model legitimately varies by: BLAS kernels block differently for other batch
-sizes or thread counts, and GPUs use other reduction orders. Their tolerance is a multiple of
-the output dtype's machine epsilon, scaled by the magnitude of the reference output::
+Comparisons come in kinds. The exact kinds demand identical bytes: ``bitwise`` (same process,
+same device: refits with one seed, pickle round-trips, repeated calls) and ``process`` (a fit
+in a fresh interpreter on the same machine with the same thread count: nothing legitimate
+changes the arithmetic). The float-aware kinds allow what a correct float model legitimately
+varies by:
+
+============  ===================================================================  ===========
+kind          what differs                                                         eps factor
+============  ===================================================================  ===========
+``batch``     other rows in the same call, other batch sizes, row order            64
+``threads``   ``torch.set_num_threads(1)`` versus more (reductions split in chunks) 64
+``device``    the same fitted weights predicting on another device (CPU/CUDA)       2048
+``device_fit``  a whole fit on another device, same seed, TF32 off                 8192
+============  ===================================================================  ===========
+
+The tolerance is the factor times the output dtype's machine epsilon, for both the relative
+and the absolute part, the absolute part scaled by the magnitude of the reference output::
 
     |observed - expected| <= rtol * |expected| + atol * max(1, max|expected|)
 
-so a float32 model is never failed for 1-ulp differences while a float64 estimator that
-silently computes in float32 is. An estimator may override a kind through its
-``__conformance_tags__`` (``{"tolerances": {"threads": {"rtol": 1e-4, "atol": 1e-6}}}``);
-the check's message then says an override was used.
+so a float32 model is never failed for a few ulps while a float64 estimator that silently
+computes in float32 is (float64 ``threads`` allows 1.4e-14; float32 arithmetic gives ~1e-7).
+For a torch-backed estimator the epsilon is that of the precision its module computes in, when
+that is coarser than the output's (:func:`effective_dtype`): a float32 network returning float64
+arrays is judged by float32's epsilon.
+Integer and label outputs are compared exactly under every kind; checks comparing across
+threads or devices compare the continuous outputs (``predict_proba``, ``decision_function``)
+where an estimator has them, since a label may legitimately flip for a point on the boundary.
+
+Overrides
+---------
+An estimator may replace a kind's tolerance through its ``__conformance_tags__``::
+
+    {"tolerances": {"device_fit": {"rtol": 1e-3, "atol": 1e-5}}}
+
+and a project may do the same in its ``pyproject.toml``, for every estimator or for one class::
+
+    [tool.conformance.tolerances]
+    threads = {rtol = 1e-5, atol = 1e-6}          # every estimator
+    [tool.conformance.tolerances.MyNet]
+    device_fit = {rtol = 1e-3, atol = 1e-4}       # only estimators of class MyNet
+
+The estimator's tag wins over the class's table, which wins over the project-wide one (see
+:func:`merge_overrides`). A check's message says when an override was used and where it came
+from, so a loosened tolerance is never silent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-# Multiples of the dtype's epsilon, per comparison kind: (rtol factor, atol factor).
+# Multiples of the dtype's epsilon, per float-aware comparison kind: (rtol factor, atol factor).
 FLOAT_AWARE = {
-    "batch": (64, 64),  # other rows in the same call, other batch sizes, row order
-    "threads": (64, 64),  # torch.set_num_threads(1) versus more
-    "process": (0, 0),  # a fresh process on the same machine: bitwise
-    "device": (2048, 2048),  # CPU versus CUDA, TF32 off
+    "batch": (64, 64),
+    "threads": (64, 64),
+    "device": (2048, 2048),
+    "device_fit": (8192, 8192),
 }
-BITWISE = ("bitwise",)
+EXACT = ("bitwise", "process")
+BITWISE = EXACT  # old name, kept for callers
+KNOWN_KINDS = tuple(EXACT) + tuple(FLOAT_AWARE)
+TAG_SOURCE = "the estimator's __conformance_tags__"
+PYPROJECT_SOURCE = "pyproject.toml [tool.conformance.tolerances]"
 
 
 @dataclass(frozen=True)
 class Tolerance:
+    """How closely two outputs must agree in one comparison kind."""
+
     kind: str
     rtol: float
     atol: float
     overridden: bool = False
+    source: str = ""  # where an override came from; empty for the suite's own policy
 
     @property
     def exact(self) -> bool:
@@ -43,27 +84,46 @@ class Tolerance:
 
     def describe(self) -> str:
         if self.exact:
-            text = "bitwise equality"
+            text = f"bitwise equality ({self.kind})"
         else:
-            text = f"rtol={self.rtol:.3g}, atol={self.atol:.3g} (x max(1, max|expected|))"
-        return text + (" [tolerance override from the estimator's tags]" if self.overridden else "")
+            text = f"{self.kind} tolerance rtol={self.rtol:.3g}, atol={self.atol:.3g} (x max(1, max|expected|))"
+        if self.overridden:
+            text += f" [tolerance override from {self.source or TAG_SOURCE}]"
+        return text
 
 
 def tolerance_for(kind: str, dtype, overrides: dict | None = None) -> Tolerance:
-    """The tolerance for comparing outputs of ``dtype`` in a comparison of ``kind``."""
+    """The tolerance for comparing outputs of ``dtype`` in a comparison of ``kind``.
+
+    ``overrides`` maps kinds to ``{"rtol": float, "atol": float}`` (optionally ``"source"``,
+    naming where it came from); a kind found there replaces the policy's value.
+    """
+    if kind not in KNOWN_KINDS:
+        raise ValueError(f"unknown comparison kind {kind!r}; known: {', '.join(KNOWN_KINDS)}")
     if overrides and kind in overrides:
-        given = overrides[kind]
-        return Tolerance(kind, float(given.get("rtol", 0.0)), float(given.get("atol", 0.0)), True)
-    if kind in BITWISE:
-        return Tolerance(kind, 0.0, 0.0)
-    if kind not in FLOAT_AWARE:
-        raise ValueError(f"unknown comparison kind {kind!r}; known: {sorted(FLOAT_AWARE) + list(BITWISE)}")
+        given = _validated(kind, overrides[kind], "tolerance override")
+        return Tolerance(kind, given["rtol"], given["atol"], True, str(overrides[kind].get("source", "")))
     dtype = np.dtype(dtype)
-    if not np.issubdtype(dtype, np.floating):
+    if kind in EXACT or not np.issubdtype(dtype, np.floating):
         return Tolerance(kind, 0.0, 0.0)
     eps = float(np.finfo(dtype).eps)
     rtol_factor, atol_factor = FLOAT_AWARE[kind]
     return Tolerance(kind, rtol_factor * eps, atol_factor * eps)
+
+
+def _validated(kind: str, given, where: str) -> dict:
+    if not isinstance(given, dict):
+        raise ValueError(f"{where} for {kind!r} must be a table {{rtol = ..., atol = ...}}, got {given!r}")
+    unknown = set(given) - {"rtol", "atol", "source"}
+    if unknown:
+        raise ValueError(f"{where} for {kind!r} has unknown keys {sorted(unknown)}; accepted: atol, rtol")
+    values = {}
+    for name in ("rtol", "atol"):
+        value = given.get(name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{where} for {kind!r}: {name} must be a non-negative number, got {value!r}")
+        values[name] = float(value)
+    return values
 
 
 def mismatch(observed, expected, tolerance: Tolerance) -> str | None:
@@ -72,20 +132,111 @@ def mismatch(observed, expected, tolerance: Tolerance) -> str | None:
     expected = np.asarray(expected)
     if observed.shape != expected.shape:
         return f"shapes differ: {observed.shape} versus {expected.shape}"
-    if tolerance.exact or not np.issubdtype(expected.dtype, np.floating):
-        if np.array_equal(observed, expected, equal_nan=expected.dtype.kind in "fc"):
+    floating = expected.dtype.kind in "fc" and observed.dtype.kind in "fciub"
+    if not floating:
+        if np.array_equal(observed, expected):
             return None
-        if expected.dtype.kind in "fc":
-            diff = np.abs(observed.astype(np.float64) - expected.astype(np.float64))
-            return f"not bitwise equal: {np.count_nonzero(diff)} of {diff.size} values differ, max |diff| {np.nanmax(diff):.3g}"
-        return f"{np.count_nonzero(observed != expected)} of {expected.size} values differ"
+        differ = observed != expected
+        return f"{int(np.count_nonzero(differ))} of {expected.size} values differ{_first(differ, observed, expected)}"
     obs = observed.astype(np.float64)
     exp = expected.astype(np.float64)
-    scale = max(1.0, float(np.nanmax(np.abs(exp)))) if exp.size else 1.0
-    allowed = tolerance.rtol * np.abs(exp) + tolerance.atol * scale
-    diff = np.abs(obs - exp)
-    bad = ~(diff <= allowed) & ~(np.isnan(obs) & np.isnan(exp))
+    both_nan = np.isnan(obs) & np.isnan(exp)
+    diff = np.where(both_nan, 0.0, np.abs(obs - exp))
+    if tolerance.exact:
+        bad = ~((obs == exp) | both_nan)
+        verdict = "not bitwise equal"
+    else:
+        scale = max(1.0, float(np.nanmax(np.abs(exp)))) if exp.size and not np.isnan(exp).all() else 1.0
+        bad = ~(diff <= tolerance.rtol * np.abs(exp) + tolerance.atol * scale)
+        verdict = f"differ beyond {tolerance.describe()}"
     if not bad.any():
         return None
-    return (f"{int(bad.sum())} of {bad.size} values differ beyond {tolerance.describe()}; "
-            f"max |diff| {float(np.nanmax(diff)):.3g}")
+    score = np.where(bad, np.nan_to_num(diff, nan=np.inf), -1.0)
+    worst = np.unravel_index(int(np.argmax(score)), bad.shape)
+    return (f"{int(bad.sum())} of {bad.size} values {verdict}; max |diff| {float(diff[worst]):.3g} "
+            f"at index {tuple(int(i) for i in worst)} (observed {float(obs[worst]):.9g}, "
+            f"expected {float(exp[worst]):.9g})")
+
+
+def _first(differ, observed, expected) -> str:
+    index = tuple(int(i) for i in np.argwhere(differ)[0]) if differ.ndim else ()
+    return f"; first at index {index}: observed {_item(observed[index])!r}, expected {_item(expected[index])!r}"
+
+
+def _item(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def effective_dtype(output_dtype, compute_dtype=None) -> np.dtype:
+    """The dtype whose epsilon a float-aware tolerance uses: the less precise of the two.
+
+    A float32 network whose wrapper returns float64 still computes in float32, so its outputs
+    legitimately vary by float32 ulps across threads or devices.
+    """
+    output_dtype = np.dtype(output_dtype)
+    if compute_dtype is None or not np.issubdtype(output_dtype, np.floating):
+        return output_dtype
+    compute_dtype = np.dtype(compute_dtype)
+    if np.issubdtype(compute_dtype, np.floating) and np.finfo(compute_dtype).eps > np.finfo(output_dtype).eps:
+        return compute_dtype
+    return output_dtype
+
+
+def compare_outputs(observed: dict, expected: dict, tolerance_of) -> list[str]:
+    """Problems, one line per output method, comparing two ``{method: array}`` dicts.
+
+    ``tolerance_of(dtype)`` gives the :class:`Tolerance` for an output of that dtype.
+    """
+    problems = []
+    for name in expected:
+        if name not in observed:
+            problems.append(f"{name}: missing from the second run")
+            continue
+        problem = mismatch(observed[name], expected[name], tolerance_of(np.asarray(expected[name]).dtype))
+        if problem is not None:
+            problems.append(f"{name}: {problem}")
+    return problems
+
+
+def continuous_outputs(outputs: dict) -> dict:
+    """The float outputs when there are any (labels may flip on the boundary across devices)."""
+    floats = {k: v for k, v in outputs.items() if np.asarray(v).dtype.kind in "fc"}
+    return floats or outputs
+
+
+def load_pyproject_overrides(path) -> dict:
+    """``[tool.conformance.tolerances]`` of the pyproject.toml at ``path`` (``{}`` when absent).
+
+    Returns ``{"*": {kind: {...}}, "ClassName": {kind: {...}}}``; bad entries raise ``ValueError``
+    naming the entry.
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        table = tomllib.load(handle).get("tool", {}).get("conformance", {}).get("tolerances", {})
+    parsed: dict = {"*": {}}
+    for key, value in table.items():
+        if key in KNOWN_KINDS:
+            parsed["*"][key] = {**_validated(key, value, f"{path}: tolerances.{key}"), "source": PYPROJECT_SOURCE}
+            continue
+        if not isinstance(value, dict) or not all(k in KNOWN_KINDS for k in value):
+            raise ValueError(f"{path}: [tool.conformance.tolerances] key {key!r} is neither a comparison kind "
+                             f"({', '.join(KNOWN_KINDS)}) nor an estimator class's table of them")
+        parsed[key] = {kind: {**_validated(kind, given, f"{path}: tolerances.{key}.{kind}"),
+                              "source": f"{PYPROJECT_SOURCE} ({key})"} for kind, given in value.items()}
+    return parsed
+
+
+def merge_overrides(class_name: str, tag_overrides: dict | None, project: dict | None) -> dict:
+    """The overrides one estimator gets: its tags over its class's pyproject table over the project's."""
+    merged = dict((project or {}).get("*", {}))
+    merged.update((project or {}).get(class_name, {}))
+    for kind, given in (tag_overrides or {}).items():
+        merged[kind] = {"source": TAG_SOURCE, **given}
+    return merged
