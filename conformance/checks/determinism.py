@@ -23,6 +23,7 @@ import numpy as np
 from conformance.globalstate import GlobalState
 from conformance.registry import register
 from conformance.tolerance import compare_outputs, continuous_outputs, effective_dtype
+from conformance.torch_state import compute_dtype
 
 # The methods whose outputs stand for "the fitted model" (whichever the estimator has).
 OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples")
@@ -95,38 +96,6 @@ def _fail_if_differ(ctx, observed: dict, expected: dict, kind: str, headline: st
         ctx.fail(f"{headline}: " + "; ".join(problems),
                  expected=tolerance_of(ctx, kind, compute)(np.asarray(first).dtype).describe(),
                  repro=ctx.repro(*data_lines(ctx), *repro))
-
-
-def torch_state(estimator) -> dict:
-    """``{attribute: [tensors]}`` for every fitted attribute holding torch modules or tensors."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return {}
-    params = set(estimator.get_params(deep=False))
-    state = {}
-    for name, value in vars(estimator).items():
-        if name in params:
-            continue
-        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
-        tensors = []
-        for item in items:
-            if isinstance(item, torch.nn.Module):
-                tensors += list(item.parameters()) + list(item.buffers())
-            elif isinstance(item, torch.Tensor):
-                tensors.append(item)
-        if tensors:
-            state[name] = tensors
-    return state
-
-
-def compute_dtype(estimator):
-    """The least precise float dtype among the fitted torch tensors (numpy dtype), or ``None``."""
-    dtypes = {t.dtype for tensors in torch_state(estimator).values() for t in tensors if t.is_floating_point()}
-    names = {str(d).replace("torch.", "") for d in dtypes}
-    numpy_dtypes = [np.dtype(n) for n in names if n in ("float16", "float32", "float64")]
-    if "bfloat16" in names:
-        return np.dtype("float16")  # numpy has no bfloat16; float16 is its coarsest float (bfloat16: override)
-    return max(numpy_dtypes, key=lambda d: np.finfo(d).eps, default=None)
 
 
 def _params_text(params: dict) -> str:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance.checks.determinism import (compute_dtype, data_lines, raw_outputs, seed_globals, seed_params,
-                                            tolerance_of, torch_state)
+from conformance.checks.determinism import data_lines, raw_outputs, seed_globals, seed_params, tolerance_of
+from conformance.torch_state import compute_dtype, torch_state
 from conformance.devices_info import cuda_unavailable_reason
 from conformance.registry import register
 from conformance.tolerance import compare_outputs, continuous_outputs

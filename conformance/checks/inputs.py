@@ -26,7 +26,8 @@ from hypothesis.errors import Flaky, HypothesisException
 from conformance import strategies as cs
 from conformance.errors import CheckError, CheckFailure
 from conformance.registry import register
-from conformance.tolerance import mismatch
+from conformance.tolerance import effective_dtype, mismatch
+from conformance.torch_state import compute_dtype
 
 SUPERVISED = ("classifier", "regressor", "transformer")
 INFERENCE_METHODS = ("predict", "predict_proba", "decision_function", "transform")
@@ -244,31 +245,13 @@ def predict_matrices(ctx, n_features: int, min_rows: int = 1, dtypes=("float64",
 # --------------------------------------------------------------------------------------------
 # Comparing outputs.
 
-def _torch_dtype(estimator):
-    """The lowest float precision of the torch modules the fitted estimator holds, if any."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return None
-    names = {torch.float16: np.float16, torch.bfloat16: np.float16, torch.float32: np.float32,
-             torch.float64: np.float64}
-    found = []
-    for value in list(vars(estimator).values()):
-        if isinstance(value, torch.nn.Module):
-            found += [names[p.dtype] for p in value.parameters() if p.dtype in names]
-    return min(found, key=lambda d: np.finfo(d).bits) if found else None
-
-
 def precision_dtype(estimator, output) -> np.dtype:
-    """The dtype that sets the tolerance: the output's, or a torch module's when coarser.
+    """The dtype that sets the tolerance: the output's, or the torch tensors' when coarser.
 
     A torch model computing in float32 and returning float64 carries float32 noise; holding
     it to float64 epsilon would fail a correct model for 1-ulp BLAS differences.
     """
-    dtype = np.asarray(output).dtype
-    module = _torch_dtype(estimator)
-    if np.issubdtype(dtype, np.floating) and module is not None and np.finfo(module).bits < np.finfo(dtype).bits:
-        return np.dtype(module)
-    return dtype
+    return effective_dtype(np.asarray(output).dtype, compute_dtype(estimator))
 
 
 def compare(ctx, estimator, method: str, observed, expected, kind: str, what: str, reference=None,

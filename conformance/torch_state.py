@@ -1,0 +1,44 @@
+"""The torch tensors a fitted estimator holds, and the precision they compute in.
+
+Shared by every check that compares outputs: a float32 network returning float64 arrays still
+computes in float32, so its float-aware tolerances come from float32 (see
+:func:`conformance.tolerance.effective_dtype`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def torch_state(estimator) -> dict:
+    """``{attribute: [tensors]}`` for every fitted attribute holding torch modules or tensors."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    params = set(estimator.get_params(deep=False))
+    state = {}
+    for name, value in vars(estimator).items():
+        if name in params:
+            continue
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        tensors = []
+        for item in items:
+            if isinstance(item, torch.nn.Module):
+                tensors += list(item.parameters()) + list(item.buffers())
+            elif isinstance(item, torch.Tensor):
+                tensors.append(item)
+        if tensors:
+            state[name] = tensors
+    return state
+
+
+def compute_dtype(estimator):
+    """The least precise float dtype among the fitted torch tensors (numpy dtype), or ``None``."""
+    dtypes = {t.dtype for tensors in torch_state(estimator).values() for t in tensors if t.is_floating_point()}
+    names = {str(d).replace("torch.", "") for d in dtypes}
+    numpy_dtypes = [np.dtype(n) for n in names if n in ("float16", "float32", "float64")]
+    if "bfloat16" in names:
+        return np.dtype("float16")  # numpy has no bfloat16; float16 is its coarsest float (bfloat16: override)
+    return max(numpy_dtypes, key=lambda d: np.finfo(d).eps, default=None)
