@@ -31,7 +31,7 @@ def list_checks(markdown: bool = False) -> str:
     checks = registered_checks()
     if markdown:
         rows = ["| check | applies to | rule |", "| --- | --- | --- |"]
-        rows += [f"| [`{c.id}`]({c.docs.split('/', 1)[1]}) | {', '.join(sorted(c.applies_to))} | {c.rule} |"
+        rows += [f"| [`{c.id}`]({c.docs.rsplit('/', 1)[1]}) | {', '.join(sorted(c.applies_to))} | {c.rule} |"
                  for c in checks]
         return "\n".join(rows)
     width = max((len(c.id) for c in checks), default=0)

@@ -33,3 +33,11 @@ def test_every_check_is_exercised_by_a_test(check):
     sources += [p.read_text() for p in (REPO / "tests" / "estimators").glob("*.py")]
     assert any(check.id in text or f'"{check.name}"' in text for text in sources), \
         f"{check.id} is named by no test: prove it fails a defect and passes a correct twin"
+
+
+def test_docs_index_lists_the_registry_as_it_is():
+    from conformance.__main__ import list_checks
+
+    index = (REPO / "docs" / "checks" / "README.md").read_text()
+    assert list_checks(markdown=True) in index, \
+        "docs/checks/README.md is stale: regenerate its table with python -m conformance --list-checks --markdown"
