@@ -38,6 +38,7 @@ class EstimatorProfile:
     device_param: str | None
     tolerances: dict = field(default_factory=dict)
     sklearn_tags: object = None
+    fit_accepts_sample_weight: bool = False
 
     @property
     def is_classifier(self) -> bool:
@@ -104,6 +105,8 @@ def profile_estimator(estimator) -> EstimatorProfile:
     if "random_state" in params:
         kinds.add("seeded")
     device_param = tags["device_param"] or ("device" if "device" in params else None)
+    from sklearn.utils.validation import has_fit_parameter
+
     return EstimatorProfile(
         kinds=frozenset(kinds),
         input_width=tags["input_width"],
@@ -111,6 +114,7 @@ def profile_estimator(estimator) -> EstimatorProfile:
         device_param=device_param,
         tolerances=dict(tags["tolerances"]),
         sklearn_tags=sk_tags,
+        fit_accepts_sample_weight=has_fit_parameter(estimator, "sample_weight"),
     )
 
 

@@ -91,6 +91,19 @@ def module_dtype(module: torch.nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
+def placed(module: torch.nn.Module, device) -> torch.device:
+    """Move ``module`` to ``device`` when it lives elsewhere, and return that device.
+
+    Called at every predict/transform, so ``set_params(device=...)`` on a fitted estimator
+    moves it: the documented way to serve a GPU-trained model on a CPU (or the reverse).
+    """
+    target = resolve_device(device)
+    current = device_of(module)
+    if current.type != target.type or (target.index is not None and current.index != target.index):
+        module.to(target)
+    return target
+
+
 def device_of(module: torch.nn.Module) -> torch.device:
     """Where the module's parameters live (the CPU for a module without parameters)."""
     for parameter in module.parameters():

@@ -93,7 +93,7 @@ class PretrainedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _
         """The module's output for each row of ``X``, as a numpy array on the CPU."""
         check_is_fitted(self, "module_")  # n_features_in_ alone may be left by a failed fit
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return _torch.infer(self.module_, X, _torch.device_of(self.module_), self.batch_size)
+        return _torch.infer(self.module_, X, _torch.placed(self.module_, self.device), self.batch_size)
 
     @property
     def _n_features_out(self):

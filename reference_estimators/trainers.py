@@ -249,7 +249,7 @@ class _TorchTrainer(_torch.PortableModuleState, NestedParamsMixin, BaseEstimator
     def _forward(self, X, post=None) -> np.ndarray:
         check_is_fitted(self, "module_")  # n_features_in_ alone may be left by a failed fit
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
-        device = _torch.device_of(self.module_)
+        device = _torch.placed(self.module_, self.device)
         return _torch.infer(self.module_, self._scale(X), device, self.predict_batch_size, post)
 
     def _is_fitted(self) -> bool:

@@ -12,6 +12,8 @@ from tests.estimators import inputs_defects as defects
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
 
 INPUT_CHECKS = sorted(c.id for c in registered_checks() if c.category == "inputs")
+# The checks every supervised estimator gets; sample_weight_equivalence needs a fit that takes weights.
+GENERAL_CHECKS = [c for c in INPUT_CHECKS if c != "inputs.sample_weight_equivalence"]
 FAST = {"profile": "quick", "isolation": "none"}
 
 
@@ -29,10 +31,10 @@ def repro_code(message):
 
 def test_the_required_check_ids_are_registered():
     assert {"inputs.batch_invariance", "inputs.row_order_invariance"} <= set(INPUT_CHECKS)
-    assert len(INPUT_CHECKS) == 8
+    assert len(INPUT_CHECKS) == 9
 
 
-@pytest.mark.parametrize("check_id", INPUT_CHECKS)
+@pytest.mark.parametrize("check_id", GENERAL_CHECKS)
 @pytest.mark.parametrize("twin", [TinyTorchClassifier, TinyTorchRegressor])
 def test_inputs_checks_pass_the_correct_torch_twins(twin, check_id):
     result = verdict(twin(), check_id, **FAST)
@@ -44,7 +46,7 @@ def test_inputs_checks_pass_or_skip_sklearn_estimators(estimator):
     report = conformance.check(estimator, checks=["inputs.*"], **FAST)
     bad = [(r.check, r.message) for r in report.results if r.status not in ("passed", "skipped")]
     assert not bad
-    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - {"inputs.float64_precision"}
+    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - {"inputs.float64_precision", "inputs.sample_weight_equivalence"}
 
 
 def test_valid_dtypes_check_fails_estimator_that_calls_torch_from_numpy_on_lists():
@@ -177,3 +179,29 @@ def test_precision_tolerance_follows_the_torch_modules_dtype():
     estimator = TinyTorchRegressor(max_epochs=1).fit(np.eye(4), np.arange(4.0))
     assert precision_dtype(estimator, np.zeros(3)) == np.float32
     assert precision_dtype(Ridge().fit(np.eye(4), np.arange(4.0)), np.zeros(3)) == np.float64
+
+
+def test_sample_weight_check_fails_estimator_that_ignores_the_weights():
+    from tests.estimators.inputs_defects import IgnoresSampleWeightRegressor
+
+    result = verdict(IgnoresSampleWeightRegressor(max_epochs=5), "inputs.sample_weight_equivalence")
+    assert result.status == "failed"
+    assert "differs from fitting on the rows repeated" in result.message
+
+
+@pytest.mark.parametrize("name", ["TorchClassifier", "TorchRegressor"])
+def test_sample_weight_check_passes_reference_estimators_that_honour_them(name):
+    import reference_estimators
+
+    result = verdict(getattr(reference_estimators, name)(max_epochs=5), "inputs.sample_weight_equivalence")
+    assert result.status == "passed", result.message
+
+
+def test_sample_weight_twin_replaces_sklearns_float64_tight_check_for_torch_estimators():
+    from conformance.checks.sklearn_checks import sklearn_checks
+    from conformance.context import Target
+    from reference_estimators import TorchRegressor
+
+    entries = {e.id: e for e in sklearn_checks(Target("TorchRegressor", TorchRegressor()))}
+    reason = entries["sklearn.check_sample_weight_equivalence_on_dense_data"].skip_reason
+    assert "inputs.sample_weight_equivalence" in reason

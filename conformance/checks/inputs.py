@@ -876,3 +876,49 @@ def repeat_call_stable(ctx):
                     script=script, names=(f"{method}_second", f"{method}_first"))
 
     search(ctx, predict_matrices(ctx, width), prop)
+
+
+def _fit_takes_sample_weight(profile) -> bool:
+    return profile.fit_accepts_sample_weight
+
+
+@register("inputs.sample_weight_equivalence", applies_to=("torch",), requires=_fit_takes_sample_weight)
+def sample_weight_equivalence(ctx):
+    """Integer sample weights act like repeating rows, and zero weights like dropping them, up to float rounding.
+
+    Users weight rows to rebalance classes or to express confidence; a wrapper that accepts
+    ``sample_weight`` and ignores it, or scales the loss wrongly, silently trains another
+    model. sklearn's check_sample_weight_equivalence_on_dense_data states the same rule at
+    rtol=1e-7, tighter than a float32 network's summation order allows; this is its twin at
+    the ``batch`` tolerance of the dtype the model computes in.
+    """
+    from sklearn.utils import shuffle
+
+    data = ctx.data(n_samples=30, seed=7)
+    rng = np.random.default_rng(7)
+    weights = rng.integers(0, 4, size=len(data.X))
+    if ctx.profile.is_classifier:  # every class keeps a row, so both fits see the same classes
+        for label in np.unique(data.y):
+            weights[np.flatnonzero(data.y == label)[0]] = max(1, weights[np.flatnonzero(data.y == label)[0]])
+    X_repeated, y_repeated = np.repeat(data.X, weights, axis=0), np.repeat(data.y, weights, axis=0)
+    X_weighted, y_weighted, w_shuffled = shuffle(data.X, data.y, weights, random_state=0)
+    seed = {"random_state": 0} if "seeded" in ctx.profile.kinds else {}
+    repeated = ctx.new(**seed).fit(X_repeated, y_repeated)
+    weighted = ctx.new(**seed).fit(X_weighted, y_weighted, sample_weight=w_shuffled)
+    repro = ctx.repro(
+        "import numpy as np", "from sklearn.base import clone", "from sklearn.utils import shuffle",
+        f"X = np.array({data.X.tolist()!r})", f"y = np.array({data.y.tolist()!r})",
+        f"w = np.array({weights.tolist()!r})",
+        "repeated = clone(estimator).set_params(random_state=0).fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
+        if seed else "repeated = clone(estimator).fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))",
+        "Xs, ys, ws = shuffle(X, y, w, random_state=0)",
+        "weighted = clone(estimator).set_params(random_state=0).fit(Xs, ys, sample_weight=ws)"
+        if seed else "weighted = clone(estimator).fit(Xs, ys, sample_weight=ws)",
+        "print(np.abs(repeated.predict(X) - weighted.predict(X)).max())")
+    for method in inference_methods(weighted):
+        expected = np.asarray(getattr(repeated, method)(data.X))
+        observed = np.asarray(getattr(weighted, method)(data.X))
+        ctx.assert_close(observed, expected, "batch",
+                         f"{method} after fitting with integer sample_weight differs from fitting on the "
+                         "rows repeated that many times (zero weight: row dropped)",
+                         repro=repro, dtype=precision_dtype(weighted, expected))

@@ -167,3 +167,13 @@ class HalfInputsForLargeBatchesRegressor(TinyTorchRegressor):
     def _to_tensor(self, X):
         inputs = super()._to_tensor(X)
         return inputs.to(torch.bfloat16).float() if self.batch_size >= 16 else inputs
+
+
+from reference_estimators import TorchRegressor  # noqa: E402 - the twin that honours sample_weight
+
+
+class IgnoresSampleWeightRegressor(TorchRegressor):
+    """Accepts sample_weight and drops it: class rebalancing silently does nothing."""
+
+    def fit(self, X, y, sample_weight=None):
+        return super().fit(X, y)
