@@ -163,7 +163,7 @@ def test_python_dash_m_conformance_is_the_pytest_form(tmp_path):
 def test_xdist_gives_the_same_verdicts_as_a_serial_run(tmp_path):
     pytest.importorskip("xdist")
     args = ["-m", "pytest", "--pyargs", "conformance", "--estimator", NAIVE, "-q", "-p", "no:cacheprovider",
-            "-k", "sklearn and (dtypes or repr or fit2d or classifiers_train or pickle)"]
+            "-k", "sklearn and (dtype_object or estimator_repr or fit2d_1sample or fit1d or estimators_pickle)"]
     serial = run_outside_repo(tmp_path, *args, "--conformance-report", "serial.json", PYTHONPATH=str(REPO))
     parallel = run_outside_repo(tmp_path, *args, "-n", "2", "--conformance-report", "parallel.json",
                                 PYTHONPATH=str(REPO))
