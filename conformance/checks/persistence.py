@@ -258,11 +258,13 @@ def cuda_pickle_loads_without_cuda(ctx):
 
 @register("persistence.skops_roundtrip", applies_to=("any",))
 def skops_roundtrip(ctx):
-    """When ``skops`` is installed, a fitted estimator survives ``skops.io`` with bitwise-identical outputs; the types a user must trust are reported.
+    """When ``skops`` can save the fitted estimator, loading it gives bitwise-identical outputs; the types a user must trust are reported.
 
     ``skops.io`` is the safe alternative to pickle for sharing models (pickle runs arbitrary
     code when loaded). It stores numpy arrays and known types only, so every other type in
-    the estimator's state must be trusted by name by whoever loads it.
+    the estimator's state must be trusted by name by whoever loads it. Most torch estimators
+    hold modules skops cannot store: that is reported as a warning, not a failure, since skops
+    support is optional; a file skops does write must load back to the same model.
     """
     try:
         import skops.io as sio
@@ -275,11 +277,9 @@ def skops_roundtrip(ctx):
     try:
         payload = sio.dumps(fitted)
     except Exception as exc:  # noqa: BLE001 - what skops cannot store is the finding
-        ctx.fail(f"skops.io cannot save the fitted estimator: {type(exc).__name__}: {exc}",
-                 expected="fitted state skops can store: numpy arrays, builtins and sklearn objects "
-                          "(torch tensors are not: keep the state_dict as numpy arrays in "
-                          "__getstate__ and rebuild the module in __setstate__)",
-                 repro=repro)
+        return (f"warning: skops.io cannot save the fitted estimator ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); to support it, keep the state_dict as numpy arrays in "
+                "__getstate__ and rebuild the module in __setstate__")
     untrusted = sio.get_untrusted_types(data=payload)
     loaded = sio.loads(payload, trusted=untrusted)
     assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", repro)

@@ -172,3 +172,19 @@ if __name__ == "__main__":
     for result in report.results:
         print("RESULT", result.check, result.status, result.summary)
 """
+
+
+class LossyStateClassifier(NumpyStateClassifier):
+    """Defect: stores its weights as float16 to save space, so a loaded model predicts differently."""
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "module_state_" in state:
+            state["module_state_"] = {k: v.astype(np.float16) for k, v in state["module_state_"].items()}
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "module_state_" in state:
+            state["module_state_"] = {k: v.astype(np.float32) for k, v in state["module_state_"].items()}
+        super().__setstate__(state)

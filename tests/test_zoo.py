@@ -1,0 +1,89 @@
+"""The defect zoo: the suite fails every defect with a check aimed at it, and passes every twin.
+
+Each defect (tests/estimators/zoo.py) is a correct twin with exactly one real-world mistake;
+``aimed_at`` names the checks meant to catch it. Running only those checks keeps this fast;
+``scripts/mutation-score`` runs the whole suite on all of them (docs/proof.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import conformance
+from conformance.registry import registered_checks
+from tests.estimators import zoo
+
+# Checks that start fresh interpreters (tens of seconds each on a 2-core runner): run on a defect
+# only when it is aimed at nothing cheaper.
+SLOW = {"determinism.fresh_process_same_fit", "determinism.thread_count_agrees",
+        "params.grid_search_parallel", "persistence.fresh_process_load"}
+# Failures of correct twins that are the suite's known limits, not the twins' mistakes. Each is
+# reported xfailed; if one starts passing the twin test fails, so the list stays tight.
+KNOWN_TWIN_FAILURES: dict[str, str] = {}
+CATEGORIES = ("sklearn", "inputs", "params", "persistence", "determinism", "devices", "hygiene")
+TWIN_CASES = [pytest.param(twin, category, id=f"{twin.__name__}-{category}")
+              for twin in zoo.TWINS for category in CATEGORIES]
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def known_ids(estimator) -> set[str]:
+    """Every check id the suite would run on ``estimator`` (sklearn's included)."""
+    from conformance.context import Target
+    from conformance.suite import plan
+
+    return {entry.id for entry in plan(Target(type(estimator).__name__, estimator))}
+
+
+def failures_text(report) -> str:
+    return "\n".join(f"  {r.check} [{r.status}]: {(r.message or '').strip()[:400]}" for _, r in report.failures())
+
+
+def test_zoo_has_at_least_30_defects_covering_every_category():
+    assert len(zoo.DEFECTS) >= 30
+    categories = {aim.split(".", 1)[0] for d in zoo.DEFECTS for aim in d.aimed_at}
+    assert set(CATEGORIES) <= categories
+    for defect in zoo.DEFECTS:
+        assert defect.__doc__ and defect.aimed_at, defect
+        assert any(issubclass(defect, twin) for twin in zoo.TWINS), f"{defect.__name__} has no correct twin"
+
+
+@pytest.mark.parametrize("defect", zoo.DEFECTS, ids=lambda d: d.__name__)
+def test_suite_fails_defect_with_a_check_aimed_at_it(defect):
+    if getattr(defect, "needs_cuda", False) and not cuda_available():
+        pytest.skip(f"{defect.__name__}'s mistake is only visible where CUDA exists")
+    estimator = defect()
+    available = known_ids(estimator)
+    aimed = [c for c in defect.aimed_at if c in available]
+    missing = [c for c in defect.aimed_at if c not in available]
+    if not aimed:
+        registered = {c.id for c in registered_checks()}
+        why = "not registered" if not any(c in registered for c in missing) else "not applicable"
+        pytest.xfail(f"{defect.__name__}: its aimed-at checks {missing} are {why} in this suite")
+    aimed = [c for c in aimed if c not in SLOW] or aimed
+    report = conformance.check(estimator, checks=aimed, profile="quick")
+    statuses = {r.check: r.status for r in report.results}
+    assert not report.ok, f"{defect.__name__} passed {statuses} ({defect.__doc__.strip()})"
+    caught = [c for c in aimed if statuses.get(c) == "failed"]
+    assert caught, f"{defect.__name__}: no aimed-at check failed it: {statuses}\n{failures_text(report)}"
+    errors = [c for c in aimed if statuses.get(c) == "error"]
+    assert not errors, f"checks broke on {defect.__name__} instead of judging it:\n{failures_text(report)}"
+
+
+@pytest.mark.parametrize(("twin", "category"), TWIN_CASES)
+def test_suite_passes_correct_twin(twin, category):
+    # One category per item, so xdist spreads a twin's suite over the workers. The SLOW checks
+    # are left to scripts/mutation-score and to their own tests (tests/test_checks_*), which run
+    # them on these twins' bases: here they would take most of the CI budget.
+    checks = [i for i in known_ids(twin()) if i.startswith(category + ".") and i not in SLOW]
+    if not checks:
+        pytest.skip(f"no {category} check applies to {twin.__name__}")
+    report = conformance.check(twin(), checks=checks, profile="quick", baseline=KNOWN_TWIN_FAILURES)
+    assert {r.check for r in report.results} == set(checks)
+    assert report.ok, f"the correct twin {twin.__name__} failed:\n{failures_text(report)}"
+    xpassed = [r.check for r in report.results if r.status == "xpassed"]
+    assert not xpassed, f"{xpassed} now pass on {twin.__name__}: drop them from KNOWN_TWIN_FAILURES"
