@@ -36,6 +36,8 @@ class Check:
     threads: bool = False
     # True when the check needs a CUDA device (it skips with a reason otherwise).
     device: bool = False
+    # True when the check starts fresh Python interpreters (seconds each): skipped in `quick`.
+    fresh_process: bool = False
 
     @property
     def category(self) -> str:
@@ -75,6 +77,7 @@ def register(
     requires: Callable | None = None,
     threads: bool = False,
     device: bool = False,
+    fresh_process: bool = False,
 ):
     """Decorator adding a check function to the registry under ``check_id``."""
     if not _CHECK_ID.match(check_id):
@@ -92,7 +95,7 @@ def register(
             raise ValueError(f"check {check_id!r} needs a docstring stating its rule")
         if check_id in _REGISTRY and _REGISTRY[check_id].func is not func:
             raise ValueError(f"check id {check_id!r} is registered twice")
-        _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device)
+        _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device, fresh_process)
         return func
 
     return decorate

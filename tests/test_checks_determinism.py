@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
 import conformance
-from conformance.registry import registered_checks
+from conformance.registry import get_check, registered_checks
 from tests.conftest import verdict
 from tests.estimators import determinism_defects as defects
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
@@ -21,8 +21,14 @@ FAST = {"profile": "quick", "isolation": "none"}
 TWINS = [TinyTorchClassifier, TinyTorchRegressor, DeviceTorchClassifier, DeviceTorchRegressor]
 
 
+def profile_for(check_ids) -> dict:
+    """FAST, but in the standard profile for fresh-interpreter checks (quick skips those)."""
+    fresh = any(get_check(c).fresh_process for c in ([check_ids] if isinstance(check_ids, str) else check_ids))
+    return {**FAST, "profile": "standard"} if fresh else FAST
+
+
 def status_and_message(estimator, check_id, **settings):
-    result = verdict(estimator, check_id, **{**FAST, **settings})
+    result = verdict(estimator, check_id, **{**profile_for(check_id), **settings})
     return result.status, result.message
 
 
@@ -152,7 +158,7 @@ def test_sklearn_estimators_pass_or_warn_on_every_determinism_check():
         in_process = [c for c in DETERMINISM_CHECKS if c not in SUBPROCESS_CHECKS]
         report = conformance.check(SKLEARN, checks=in_process, **FAST)
         report.estimators += conformance.check(MLPClassifier(max_iter=30), checks=list(SUBPROCESS_CHECKS),
-                                               **FAST).estimators
+                                               **profile_for(list(SUBPROCESS_CHECKS))).estimators
     ran = {(e.label, r.check): r for e in report.estimators for r in e.results}
     assert {r.status for r in ran.values()} == {"passed"}, [r.message for r in ran.values() if r.status != "passed"]
     warned = {label for (label, check), r in ran.items() if r.message.startswith("warning:")}

@@ -156,7 +156,7 @@ class _TaggedThreadBatchRegressor(ThreadBatchRegressor):
 
 
 def test_check_message_says_when_a_tag_override_was_used():
-    result = verdict(_TaggedThreadBatchRegressor(), "determinism.thread_count_agrees", profile="quick")
+    result = verdict(_TaggedThreadBatchRegressor(), "determinism.thread_count_agrees", profile="standard")
     assert result.status == "failed"
     assert "rtol=1e-06, atol=1e-06" in result.message and "tolerance override from" in result.message
 

@@ -120,7 +120,7 @@ def same_seed_same_fit(ctx):
                         "assert (a == b).all()"])
 
 
-@register("determinism.fresh_process_same_fit", applies_to=("torch", "seeded"))
+@register("determinism.fresh_process_same_fit", applies_to=("torch", "seeded"), fresh_process=True)
 def fresh_process_same_fit(ctx):
     """A fit in a fresh Python process gives bitwise the outputs of the same fit in this one.
 
@@ -333,7 +333,7 @@ def refit_matches_fresh_fit(ctx):
                         "assert (fresh == refit).all()"])
 
 
-@register("determinism.thread_count_agrees", applies_to=("torch",), threads=True)
+@register("determinism.thread_count_agrees", applies_to=("torch",), threads=True, fresh_process=True)
 def thread_count_agrees(ctx):
     """Outputs of fits with ``torch.set_num_threads(1)`` and with more threads agree within the ``threads`` tolerance.
 

@@ -627,7 +627,7 @@ def works_in_pipeline_and_cross_val_score(ctx):
                                  "cross_val_score(estimator, X, y, cv=2, error_score='raise')"))
 
 
-@register("params.grid_search_parallel", applies_to=("any",))
+@register("params.grid_search_parallel", applies_to=("any",), fresh_process=True)
 def grid_search_parallel(ctx):
     """``GridSearchCV`` with ``n_jobs=2`` runs (estimators cross process boundaries), and ``best_params_`` are in effect in the refit ``best_estimator_``.
 

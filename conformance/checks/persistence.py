@@ -150,7 +150,7 @@ def unfitted_roundtrip(ctx):
                         repro + "\nassert (loaded.fit(X, y).predict(X) == estimator.fit(X, y).predict(X)).all()")
 
 
-@register("persistence.fresh_process_load", applies_to=("any",))
+@register("persistence.fresh_process_load", applies_to=("any",), fresh_process=True)
 def fresh_process_load(ctx):
     """A pickled fitted estimator loads and predicts identically in a fresh Python process.
 
