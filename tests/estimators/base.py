@@ -31,15 +31,18 @@ class _TinyTorchBase(BaseEstimator):
         scaled = (X - self.mean_) / self.scale_  # in float64, so float32 loses nothing that matters
         return torch.as_tensor(scaled, dtype=torch.float32)
 
+    def _build_module(self, n_in: int, n_out: int) -> torch.nn.Module:
+        """The network, built at fit under the estimator's own seed (a hook for the twins)."""
+        return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), torch.nn.Tanh(),
+                                   torch.nn.Linear(self.hidden, n_out))
+
     def _fit_module(self, X, target: torch.Tensor, n_out: int, loss_fn):
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         generator = torch.Generator().manual_seed(self._seed())
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed())
-            self.module_ = torch.nn.Sequential(
-                torch.nn.Linear(X.shape[1], self.hidden), torch.nn.Tanh(), torch.nn.Linear(self.hidden, n_out)
-            )
+            self.module_ = self._build_module(X.shape[1], n_out)
         optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
         inputs = self._to_tensor(X)
         self.module_.train()

@@ -43,26 +43,9 @@ class ActivationRegressor(TinyTorchRegressor):
     def _activation(self):
         return torch.nn.Tanh() if self.activation is None else copy.deepcopy(self.activation)
 
-    def _fit_module(self, X, target, n_out, loss_fn):
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-        generator = torch.Generator().manual_seed(self._seed())
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed())
-            self.module_ = torch.nn.Sequential(
-                torch.nn.Linear(X.shape[1], self.hidden), self._activation(), torch.nn.Linear(self.hidden, n_out))
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-        inputs = self._to_tensor(X)
-        self.module_.train()
-        for _ in range(self.max_epochs):
-            order = torch.randperm(len(inputs), generator=generator)
-            for start in range(0, len(inputs), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                optimizer.zero_grad()
-                loss_fn(self.module_(inputs[rows]), target[rows]).backward()
-                optimizer.step()
-        self.module_.eval()
-        return self
+    def _build_module(self, n_in, n_out):
+        return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), self._activation(),
+                                   torch.nn.Linear(self.hidden, n_out))
 
 
 class ScalerClassifier(TinyTorchClassifier):
