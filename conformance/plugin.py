@@ -75,22 +75,16 @@ def pytest_configure(config):
         targets = resolve_all(specs)
     except (ValueError, TargetError) as exc:
         raise pytest.UsageError(f"conformance: {exc}") from None
-    _pin_torch_threads_in_parent()
+    # A forked child hangs in an OpenMP region when its parent already started torch's thread
+    # pool. The suite's process runs no estimator code itself, so one thread costs it nothing
+    # and keeps every check, the thread-count ones included, safe to fork.
+    from conformance.runner import pin_threads
+
+    pin_threads()
     state = SuiteState(targets, settings, baseline, source)
     config.stash[STATE_KEY] = state
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
         config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
-
-
-def _pin_torch_threads_in_parent() -> None:
-    # A forked child hangs in an OpenMP region when its parent already started torch's thread
-    # pool. The suite's process runs no estimator code itself, so one thread costs it nothing
-    # and keeps every check, the thread-count ones included, safe to fork.
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
 
 
 def _suite_requested(config) -> bool:

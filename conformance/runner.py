@@ -67,7 +67,7 @@ def run_check(target: Target, check, settings: Settings) -> Result:
         # CUDA reserves far more address space than it uses, so device checks run uncapped.
         memory = None if check.device or _may_use_cuda(target) else settings.memory_limit_bytes
         outcome = run_in_child(lambda: _execute(target, check, settings), settings.timeout_s,
-                               pin_threads=not check.threads, memory_limit=memory)
+                               pin=not check.threads, memory_limit=memory)
         if isinstance(outcome, Result):
             return outcome
         return Result(check.id, check.category, "failed", _with_docs(outcome, check), outcome_duration(outcome))
@@ -138,7 +138,7 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
 
     if in_child:
         memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
-        payload = run_in_child(fit_and_pickle, settings.timeout_s, pin_threads=True, memory_limit=memory)
+        payload = run_in_child(fit_and_pickle, settings.timeout_s, pin=True, memory_limit=memory)
     else:
         try:
             payload = fit_and_pickle()
@@ -159,7 +159,7 @@ def outcome_duration(outcome) -> float:
     return getattr(outcome, "duration_s", 0.0)
 
 
-def run_in_child(func, timeout_s: float, pin_threads: bool = True, memory_limit: int | None = None):
+def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
     """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
     read_fd, write_fd = os.pipe()
     output = tempfile.TemporaryFile()
@@ -167,7 +167,7 @@ def run_in_child(func, timeout_s: float, pin_threads: bool = True, memory_limit:
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child_main(func, write_fd, output, pin_threads, memory_limit)
+        _child_main(func, write_fd, output, pin, memory_limit)
     os.close(write_fd)
     try:
         payload, timed_out = _read_until_exit(read_fd, pid, timeout_s)
@@ -193,7 +193,7 @@ def run_in_child(func, timeout_s: float, pin_threads: bool = True, memory_limit:
     return failure
 
 
-def _child_main(func, write_fd: int, output, pin_threads: bool, memory_limit: int | None) -> None:
+def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None) -> None:
     code = 0
     try:
         os.setpgid(0, 0)  # so a timeout can kill what the check started too
@@ -205,8 +205,8 @@ def _child_main(func, write_fd: int, output, pin_threads: bool, memory_limit: in
         os.dup2(output.fileno(), 2)
         sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
         faulthandler.enable(file=sys.stderr)
-        if pin_threads:
-            _pin_threads()
+        if pin:
+            pin_threads()
         value = func()
         data = pickle.dumps(value)
         with os.fdopen(write_fd, "wb") as pipe:
@@ -264,16 +264,16 @@ def _output_tail(output) -> str:
     return "\n".join("    " + line[:300] for line in lines)
 
 
-def _pin_threads() -> None:
+def pin_threads():
+    """Pin torch and the BLAS pools to one thread; returns the BLAS limiter (or None) to undo it."""
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
     try:
         from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
     except ImportError:
-        pass
+        return None
+    return threadpool_limits(1)
 
 
 class _pinned_threads:
@@ -285,15 +285,7 @@ class _pinned_threads:
 
     def __enter__(self):
         if self.enabled:
-            torch = sys.modules.get("torch")
-            if torch is not None:
-                torch.set_num_threads(1)
-            try:
-                from threadpoolctl import threadpool_limits
-
-                self.limits = threadpool_limits(1)
-            except ImportError:
-                pass
+            self.limits = pin_threads()
         return self
 
     def __exit__(self, *exc):
