@@ -4,7 +4,8 @@ CUDA must never be initialised in the pytest process: checks run in forked child
 parent with an initialised CUDA context breaks CUDA in every child. ``torch.cuda.is_available()``
 may itself initialise the driver, so :func:`available_devices` and :func:`describe_devices`
 ask a subprocess and cache its answer; they are safe to call from the parent (and cost one
-torch import, about 1.5 s, once per process). :func:`cuda_unavailable_reason` asks in the
+torch import, about 1.5 s, once per process). A CPU-only torch build is recognised from its
+``torch/version.py`` without importing torch or starting anything. :func:`cuda_unavailable_reason` asks in the
 calling process and is for check bodies, which run in children.
 """
 
@@ -54,7 +55,10 @@ print(json.dumps(info))
 
 @functools.lru_cache(maxsize=1)
 def probe() -> dict:
-    """What torch reports about devices, asked in a subprocess (cached)."""
+    """What torch reports about devices, asked in a subprocess (cached; no subprocess for CPU-only builds)."""
+    known = cpu_only_build()
+    if known is not None:
+        return known
     try:
         done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
                               timeout=PROBE_TIMEOUT_S, env=dict(os.environ))
@@ -65,6 +69,30 @@ def probe() -> dict:
         return {"cuda_available": False, "gpus": [],
                 "error": "the device probe failed: " + " | ".join(done.stderr.strip().splitlines()[-3:])}
     return json.loads(lines[-1])
+
+
+def cpu_only_build() -> dict | None:
+    """:func:`probe`'s answer for an installed torch built without CUDA or ROCm, else ``None``.
+
+    Read from ``torch/version.py`` (plain assignments), so it costs neither a torch import nor
+    a process. ``None`` whenever that file is missing or says anything else: then ask torch.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version_file = os.path.join(list(spec.submodule_search_locations)[0], "version.py")
+    namespace: dict = {}
+    try:
+        with open(version_file, encoding="utf-8") as handle:
+            exec(compile(handle.read(), version_file, "exec"), namespace)  # noqa: S102 - torch's own file
+    except Exception:  # noqa: BLE001 - any surprise: fall back to asking torch
+        return None
+    if "cuda" not in namespace or namespace.get("cuda") or namespace.get("hip") or "__version__" not in namespace:
+        return None
+    return {"torch_version": str(namespace["__version__"]), "torch_cuda_version": None,
+            "cudnn_version": None, "cuda_available": False, "gpus": []}
 
 
 def available_devices() -> list[str]:

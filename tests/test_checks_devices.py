@@ -265,6 +265,17 @@ def test_describe_devices_runs_without_importing_torch_in_the_calling_process():
         assert described["available"] == ["cpu"] and described["gpus"] == []
 
 
+def test_cpu_only_build_is_read_from_torch_version_file_and_agrees_with_torch():
+    import torch
+
+    known = devices_info.cpu_only_build()
+    if torch.version.cuda or getattr(torch.version, "hip", None):
+        assert known is None  # a CUDA or ROCm build must be asked, never guessed
+    else:
+        assert known == {"torch_version": torch.__version__, "torch_cuda_version": None,
+                         "cudnn_version": None, "cuda_available": False, "gpus": []}
+
+
 @no_gpu
 def test_available_devices_and_description_line_without_a_gpu():
     assert devices_info.available_devices() == ["cpu"]
