@@ -85,6 +85,30 @@ def pytest_configure(config):
     config.stash[STATE_KEY] = state
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
         config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
+        if getattr(config.option, "numprocesses", None) and _runs_fresh_process_checks(config, settings):
+            from conformance.fresh import ensure_server
+
+            ensure_server()  # one for all xdist workers, which start after this and inherit its address
+
+
+def _runs_fresh_process_checks(config, settings) -> bool:
+    """Whether the run will (probably) need fresh processes: not quick, not narrowed by -k or -m."""
+    return settings.profile != "quick" and not config.option.keyword and not config.option.markexpr
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Start the fresh-process server now, so its imports overlap the first checks."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.settings.profile == "quick":
+        return
+    for item in session.items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("conformance_case")
+        if case is not None and getattr(case.entry, "fresh_process", False):
+            from conformance.fresh import ensure_server
+
+            ensure_server()
+            return
 
 
 def _suite_requested(config) -> bool:

@@ -60,6 +60,10 @@ def use_fork(settings: Settings) -> bool:
 def run_check(target: Target, check, settings: Settings) -> Result:
     """Run ``check`` (a registry or sklearn entry) on ``target`` in the configured isolation."""
     shared_fit = getattr(check, "uses_shared_fit", True)
+    if getattr(check, "fresh_process", False) and settings.profile != "quick":
+        from conformance.fresh import ensure_server
+
+        ensure_server()  # here, before forking: the check's child finds it
     if use_fork(settings):
         warm_up_torch()
         if shared_fit:

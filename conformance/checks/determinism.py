@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 
+from conformance.fresh import run_python
 from conformance.globalstate import GlobalState
 from conformance.registry import register
 from conformance.tolerance import compare_outputs, continuous_outputs, effective_dtype
@@ -170,8 +171,7 @@ def fits_in_fresh_process(ctx, data, params: dict, plan: list[tuple]) -> list[tu
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     env.pop("PYTHONHASHSEED", None)  # a fresh process as users start it: hash randomisation on
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD], input=payload, capture_output=True, env=env,
-                              timeout=ctx.settings.timeout_s)
+        done = run_python(_CHILD, input=payload, env=env, timeout=ctx.settings.timeout_s)
     except subprocess.TimeoutExpired:
         ctx.fail(f"the fit in a fresh process did not finish within {ctx.settings.timeout_s:g} s")
     if done.returncode != 0 or not done.stdout:

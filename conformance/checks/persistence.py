@@ -12,7 +12,6 @@ import copy
 import io
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from conformance.checks.params import (
     reproducible_params,
     seeded_fit,
 )
+from conformance.fresh import run_python
 from conformance.registry import register
 
 FRESH_PROCESS_TIMEOUT_S = 120
@@ -184,11 +184,8 @@ def _load_elsewhere(folder: Path, payload: bytes, X, methods, env=None, device_p
     np.save(inputs, X)
     child_env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
                  "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
-    completed = subprocess.run(
-        [sys.executable, "-c", _LOAD_AND_PREDICT, str(model), str(inputs), str(result), ",".join(methods),
-         device_param],
-        capture_output=True, text=True, env=child_env, timeout=FRESH_PROCESS_TIMEOUT_S,
-    )
+    completed = run_python(_LOAD_AND_PREDICT, [str(model), str(inputs), str(result), ",".join(methods), device_param],
+                           text=True, env=child_env, timeout=FRESH_PROCESS_TIMEOUT_S)
     if completed.returncode != 0:
         tail = [line for line in completed.stderr.strip().splitlines() if line.strip()][-6:]
         return None, "", "\n    ".join(tail) or f"exit status {completed.returncode}"
