@@ -33,25 +33,36 @@ def cases(targets: list[Target], settings: Settings, select: list[str] | None = 
 
 
 def check(estimator, *, checks: list[str] | None = None, profile: str = "standard",
-          baseline: dict | None = None, isolation: str = "auto", timeout_s: float = 300.0) -> Report:
+          baseline: dict | None = None, isolation: str = "auto", timeout_s: float = 300.0,
+          jobs: int | str = 1) -> Report:
     """Run every applicable check on ``estimator`` (or a list of them) and return the Report.
 
     ``checks`` keeps only ids matching one of its glob patterns (``"persistence.*"``);
-    ``baseline`` is ``{check_id: reason}`` of known failures, reported ``xfailed``.
+    ``baseline`` is ``{check_id: reason}`` of known failures, reported ``xfailed``;
+    ``jobs`` runs that many checks at once (``"auto"``: one per CPU; needs fork isolation).
     """
     from conformance.baseline import Baseline
+    from conformance.parallel import ParallelRunner, parse_jobs
+    from conformance.runner import use_fork
     from conformance.targets import with_unique_labels
 
     settings = Settings(profile=profile, isolation=isolation, timeout_s=timeout_s)
+    jobs = parse_jobs(jobs) if use_fork(settings) else 1
     known = Baseline.from_dict(baseline or {})
     estimators = estimator if isinstance(estimator, (list, tuple)) else [estimator]
     targets = with_unique_labels([Target(type(e).__name__, e) for e in estimators])
+    planned = {target.label: cases([target], settings, checks) for target in targets}
+    runner = ParallelRunner([c for target_cases in planned.values() for c in target_cases], jobs)
     report = Report()
-    for target in targets:
-        entry_report = EstimatorReport(target.label, None, params_of(target.estimator))
-        for case in cases([target], settings, checks):
-            entry_report.results.append(apply_baseline(case.run(), known.reason(target.label, case.entry.id)))
-        report.estimators.append(entry_report)
+    try:
+        for target in targets:
+            entry_report = EstimatorReport(target.label, None, params_of(target.estimator))
+            for case in planned[target.label]:
+                result = runner.result(case)
+                entry_report.results.append(apply_baseline(result, known.reason(target.label, case.entry.id)))
+            report.estimators.append(entry_report)
+    finally:
+        runner.close()
     return report
 
 

@@ -35,6 +35,8 @@ def pytest_addoption(parser):
                     help="address-space cap per check process; past it the check fails (default: half of RAM, 0: none)")
     group.addoption("--conformance-isolation", default="auto", metavar="MODE",
                     help="fork: each check in a child process (default on Linux); none: in-process")
+    group.addoption("--conformance-jobs", default="1", metavar="N",
+                    help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
 
 
 @dataclass
@@ -46,6 +48,8 @@ class SuiteState:
     baseline: object = None
     source: str = ""
     results: list = field(default_factory=list)  # dicts received from every item's report
+    jobs: int = 1
+    pool: object = None  # a ParallelRunner when --conformance-jobs > 1
 
 
 STATE_KEY = pytest.StashKey[SuiteState]()
@@ -72,6 +76,7 @@ def pytest_configure(config):
         baseline_path = config.getoption("conformance_baseline")
         baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
         specs, source = target_specs(config.getoption("estimator"), Path(config.invocation_params.dir))
+        jobs = _jobs_option(config, settings)
         targets = resolve_all(specs)
     except (ValueError, TargetError) as exc:
         raise pytest.UsageError(f"conformance: {exc}") from None
@@ -81,7 +86,7 @@ def pytest_configure(config):
     from conformance.runner import pin_threads
 
     pin_threads()
-    state = SuiteState(targets, settings, baseline, source)
+    state = SuiteState(targets, settings, baseline, source, jobs=jobs)
     config.stash[STATE_KEY] = state
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
         config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
@@ -91,6 +96,20 @@ def pytest_configure(config):
             ensure_server()  # one for all xdist workers, which start after this and inherit its address
 
 
+def _jobs_option(config, settings) -> int:
+    from conformance.parallel import parse_jobs
+    from conformance.runner import use_fork
+
+    jobs = parse_jobs(config.getoption("conformance_jobs"))
+    if jobs > 1 and (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
+        raise ValueError("--conformance-jobs and pytest-xdist's -n both run checks in parallel: use one "
+                         "(--conformance-jobs shares one process's imports and fits, so it is the faster)")
+    if jobs > 1 and not use_fork(settings):
+        raise ValueError("--conformance-jobs needs each check in a forked child (--conformance-isolation fork, "
+                         "Linux); with isolation 'none' checks run one at a time")
+    return jobs
+
+
 def _runs_fresh_process_checks(config, settings) -> bool:
     """Whether the run will (probably) need fresh processes: not quick, not narrowed by -k or -m."""
     return settings.profile != "quick" and not config.option.keyword and not config.option.markexpr
@@ -98,17 +117,34 @@ def _runs_fresh_process_checks(config, settings) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):
-    """Start the fresh-process server now, so its imports overlap the first checks."""
+    """Start the fresh-process server now, so its imports overlap the first checks; plan parallel runs."""
     state = session.config.stash.get(STATE_KEY, None)
-    if state is None or state.settings.profile == "quick":
+    if state is None:
         return
-    for item in session.items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("conformance_case")
-        if case is not None and getattr(case.entry, "fresh_process", False):
-            from conformance.fresh import ensure_server
+    suite_cases = [item.callspec.params["conformance_case"] for item in session.items
+                   if "conformance_case" in getattr(getattr(item, "callspec", None), "params", {})]
+    if state.settings.profile != "quick" and any(getattr(c.entry, "fresh_process", False) for c in suite_cases):
+        from conformance.fresh import ensure_server
 
-            ensure_server()
-            return
+        ensure_server()
+    if state.jobs > 1 and suite_cases:
+        from conformance.parallel import ParallelRunner
+
+        state.pool = ParallelRunner(suite_cases, state.jobs)
+
+
+def run_case(config, case):
+    """The result of one item's case: from the parallel runner when there is one."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None and state.pool is not None:
+        return state.pool.result(case)
+    return case.run()
+
+
+def pytest_sessionfinish(session):
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None and state.pool is not None:
+        state.pool.close()
 
 
 def _suite_requested(config) -> bool:

@@ -59,6 +59,37 @@ def use_fork(settings: Settings) -> bool:
 
 def run_check(target: Target, check, settings: Settings) -> Result:
     """Run ``check`` (a registry or sklearn entry) on ``target`` in the configured isolation."""
+    pending = start_check(target, check, settings)
+    if pending.child is not None:
+        wait_for([pending.child], until=pending.child)
+    return pending.result()
+
+
+class PendingCheck:
+    """A check started by :func:`start_check`: running in a forked child, or already decided."""
+
+    def __init__(self, check, child: "ChildRun | None" = None, result: Result | None = None):
+        self.check = check
+        self.child = child
+        self._result = result
+
+    @property
+    def done(self) -> bool:
+        return self._result is not None or self.child.finished
+
+    def result(self) -> Result:
+        if self._result is None:
+            outcome = self.child.outcome
+            if isinstance(outcome, Result):
+                self._result = outcome
+            else:
+                self._result = Result(self.check.id, self.check.category, "failed", _with_docs(outcome, self.check),
+                                      outcome_duration(outcome))
+        return self._result
+
+
+def start_check(target: Target, check, settings: Settings) -> PendingCheck:
+    """Start ``check`` on ``target``: in a forked child (returned running), or in-process (returned done)."""
     shared_fit = getattr(check, "uses_shared_fit", True)
     if getattr(check, "fresh_process", False) and settings.profile != "quick":
         from conformance.fresh import ensure_server
@@ -70,11 +101,13 @@ def run_check(target: Target, check, settings: Settings) -> Result:
             prime_shared_fit(target, settings)
         # CUDA reserves far more address space than it uses, so device checks run uncapped.
         memory = None if check.device or _may_use_cuda(target) else settings.memory_limit_bytes
-        outcome = run_in_child(lambda: _execute(target, check, settings), settings.timeout_s,
-                               pin=not check.threads, memory_limit=memory)
-        if isinstance(outcome, Result):
-            return outcome
-        return Result(check.id, check.category, "failed", _with_docs(outcome, check), outcome_duration(outcome))
+        child = ChildRun(lambda: _execute(target, check, settings), settings.timeout_s,
+                         pin=not check.threads, memory_limit=memory)
+        return PendingCheck(check, child=child)
+    return PendingCheck(check, result=_run_in_process(target, check, settings, shared_fit))
+
+
+def _run_in_process(target: Target, check, settings: Settings, shared_fit: bool) -> Result:
     state = GlobalState.capture()
     try:
         if shared_fit:  # the shared fit may leak state too: put it back before the check
@@ -165,36 +198,90 @@ def outcome_duration(outcome) -> float:
 
 def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
     """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
-    read_fd, write_fd = os.pipe()
-    output = tempfile.TemporaryFile()
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_fd)
-        _child_main(func, write_fd, output, pin, memory_limit)
-    os.close(write_fd)
-    try:
-        payload, timed_out = _read_until_exit(read_fd, pid, timeout_s)
-    finally:
-        os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
-    duration = time.perf_counter() - start
-    if payload and not timed_out:
-        try:
-            return pickle.loads(payload)
-        except Exception as exc:  # noqa: BLE001 - anything unpickling raises is reported
-            failure = ChildFailure(f"the check's result could not be read back: {exc!r}")
-    elif timed_out:
-        failure = ChildFailure(f"timed out after {timeout_s:g} s (the per-check timeout, "
-                               "--conformance-timeout); the process was killed and the run goes on")
-    else:
-        failure = ChildFailure(_describe_exit(status))
-    tail = _output_tail(output)
-    output.close()
-    if tail:
-        failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
-    failure.duration_s = duration
-    return failure
+    child = ChildRun(func, timeout_s, pin, memory_limit)
+    wait_for([child], until=child)
+    return child.outcome
+
+
+class ChildRun:
+    """``func`` running in a forked child: its result pipe, its captured output and its deadline.
+
+    The parent reads the pipe as data arrives (:func:`wait_for`), so a child with a large
+    result never blocks on a full pipe while its clock runs; ``outcome`` is set once it ends.
+    """
+
+    def __init__(self, func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
+        self.timeout_s = timeout_s
+        self.output = tempfile.TemporaryFile()
+        self.chunks: list[bytes] = []
+        self.outcome = None
+        self.finished = False
+        self.read_fd, write_fd = os.pipe()
+        self.start = time.perf_counter()
+        self.deadline = time.monotonic() + timeout_s
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            os.close(self.read_fd)
+            _child_main(func, write_fd, self.output, pin, memory_limit)
+        os.close(write_fd)
+
+    def fileno(self) -> int:
+        return self.read_fd
+
+    def read_available(self) -> None:
+        chunk = os.read(self.read_fd, 1 << 20)
+        if chunk:
+            self.chunks.append(chunk)
+        else:
+            self._finish(timed_out=False)
+
+    def kill(self, timed_out: bool = True) -> None:
+        _kill_group(self.pid)
+        self._finish(timed_out)
+
+    def _finish(self, timed_out: bool) -> None:
+        os.close(self.read_fd)
+        _, status = os.waitpid(self.pid, 0)
+        self.finished = True
+        self.outcome = self._outcome(b"".join(self.chunks), timed_out, status)
+        self.output.close()
+
+    def _outcome(self, payload: bytes, timed_out: bool, status: int):
+        if payload and not timed_out:
+            try:
+                return pickle.loads(payload)
+            except Exception as exc:  # noqa: BLE001 - anything unpickling raises is reported
+                failure = ChildFailure(f"the check's result could not be read back: {exc!r}")
+        elif timed_out:
+            failure = ChildFailure(f"timed out after {self.timeout_s:g} s (the per-check timeout, "
+                                   "--conformance-timeout); the process was killed and the run goes on")
+        else:
+            failure = ChildFailure(_describe_exit(status))
+        tail = _output_tail(self.output)
+        if tail:
+            failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
+        failure.duration_s = time.perf_counter() - self.start
+        return failure
+
+
+def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
+    """Read every running child's pipe until ``until`` has finished (or, without it, any child).
+
+    A child past its deadline is killed and finished as timed out, unless its result is
+    already waiting in the pipe (it finished while the parent was busy elsewhere).
+    """
+    while True:
+        running = [child for child in children if not child.finished]
+        if (until.finished if until is not None else len(running) < len(children)) or not running:
+            return
+        wait = min(max(0.0, min(child.deadline for child in running) - time.monotonic()), 1.0)
+        ready, _, _ = select.select(running, [], [], wait)
+        for child in ready:
+            child.read_available()
+        now = time.monotonic()
+        for child in running:
+            if not child.finished and child not in ready and child.deadline <= now:
+                child.kill(timed_out=True)
 
 
 def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None) -> None:
@@ -220,22 +307,6 @@ def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None
         code = 1
     finally:
         os._exit(code)
-
-
-def _read_until_exit(read_fd: int, pid: int, timeout_s: float):
-    deadline = time.monotonic() + timeout_s
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _kill_group(pid)
-            return b"", True
-        ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
-        if ready:
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks), False
-            chunks.append(chunk)
 
 
 def _kill_group(pid: int) -> None:

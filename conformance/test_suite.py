@@ -4,9 +4,9 @@ import pytest
 
 
 def test_conformance(conformance_case, request):
-    from conformance.plugin import record_result
+    from conformance.plugin import record_result, run_case
 
-    result = conformance_case.run()
+    result = run_case(request.config, conformance_case)
     record_result(request.node, conformance_case, result)
     if result.status == "skipped":
         pytest.skip(result.message)

@@ -182,3 +182,34 @@ def test_plugin_load_imports_neither_torch_nor_sklearn(tmp_path):
             "print('torch' in sys.modules, 'sklearn' in sys.modules)")
     done = run_outside_repo(tmp_path, "-c", code)
     assert done.stdout.strip().endswith("False False"), done.stdout
+
+
+def test_conformance_jobs_gives_the_same_verdicts_as_a_serial_run(tmp_path):
+    args = ["-m", "pytest", "--pyargs", "conformance", "--estimator", NAIVE, "-q", "-p", "no:cacheprovider",
+            "-k", "sklearn and (dtype_object or estimator_repr or fit2d_1sample or fit1d or estimators_pickle)"]
+    serial = run_outside_repo(tmp_path, *args, "--conformance-report", "serial.json", PYTHONPATH=str(REPO))
+    parallel = run_outside_repo(tmp_path, *args, "--conformance-jobs", "3", "--conformance-report", "jobs.json",
+                                PYTHONPATH=str(REPO))
+    assert serial.returncode == parallel.returncode == 1
+
+    def verdicts(name):
+        results = json.loads((tmp_path / name).read_text())["estimators"][0]["results"]
+        return [(r["check"], r["status"], r["message"]) for r in results]
+
+    assert verdicts("serial.json") == verdicts("jobs.json")  # same order and messages too
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--conformance-jobs", "zero"], "--conformance-jobs must be a positive integer or 'auto', got 'zero'"),
+    (["--conformance-jobs", "2", "--conformance-isolation", "none"], "--conformance-jobs needs each check in a forked child"),
+])
+def test_bad_jobs_option_is_a_usage_error(pytester, args, message):
+    result = suite(pytester, "-k", FEW, *args)
+    assert result.ret == 4
+    assert message in result.stderr.str()
+
+
+def test_jobs_with_xdist_is_a_usage_error(tmp_path):
+    pytest.importorskip("xdist")
+    done = run_outside_repo(tmp_path, "-m", "conformance", RIDGE, "-n", "2", "--conformance-jobs", "2")
+    assert done.returncode == 4 and "use one" in done.stderr, done.stderr

@@ -80,3 +80,42 @@ def test_in_process_isolation_reports_the_same_verdicts_for_ordinary_failures():
     forked = run_fit(hostile.ExitsInFit(), isolation="fork")
     in_process = run_fit(hostile.ExitsInFit(), isolation="none")
     assert forked.status == in_process.status == "failed"
+
+
+def test_parallel_runner_keeps_order_and_contains_a_hang(tmp_path):
+    from conformance.api import Case
+    from conformance.parallel import ParallelRunner
+
+    settings = Settings(timeout_s=3)
+    estimators = [TinyTorchClassifier(), hostile.HangsInFit(), hostile.SegfaultsInFit(), TinyTorchClassifier()]
+    cases = [Case(Target(f"e{i}", e), FIT, settings) for i, e in enumerate(estimators)]
+    runner = ParallelRunner(cases, jobs=3)
+    statuses = [runner.result(case).status for case in cases]
+    assert statuses == ["passed", "failed", "failed", "passed"]
+    runner.close()
+
+
+def test_parallel_runner_close_kills_checks_still_running():
+    import os
+    import time
+
+    from conformance.api import Case
+    from conformance.parallel import ParallelRunner
+
+    sleeps = Check("hostile.sleeps", lambda ctx: time.sleep(600))
+    cases = [Case(Target(f"h{i}", TinyTorchClassifier()), sleeps, Settings(timeout_s=600)) for i in range(2)]
+    runner = ParallelRunner(cases, jobs=2)
+    runner._fill(cases[0])
+    pids = [pending.child.pid for pending in runner.started.values()]
+    assert len(pids) == 2
+    runner.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # killed and reaped
+
+
+def test_python_api_jobs_gives_the_serial_verdicts():
+    serial = conformance.check(TinyTorchClassifier(), checks=["params.*"], profile="quick")
+    parallel = conformance.check(TinyTorchClassifier(), checks=["params.*"], profile="quick", jobs=2)
+    assert [(r.check, r.status) for r in serial.results] == [(r.check, r.status) for r in parallel.results]
+    assert len(serial.results) >= 5
