@@ -5,7 +5,8 @@ collection, pytest-xdist start-up included):
 
 - ``suite serial``: ``python -m conformance TARGET`` (standard profile);
 - ``suite -n 2``: the same with ``-n 2`` (pytest-xdist);
-- ``suite quick -n 2`` and ``suite quick serial``: ``--conformance-profile quick``;
+- ``suite --conformance-jobs 2``: two checks at a time forked from the one suite process;
+- ``suite quick serial``, ``suite quick -n 2``, ``suite quick --conformance-jobs 2``: ``--conformance-profile quick``;
 - ``check_estimator``: ``sklearn.utils.estimator_checks.check_estimator(TARGET())`` alone, with
   torch's default thread count and with ``torch.set_num_threads(1)``.
 
@@ -81,8 +82,10 @@ def modes(target: str, report_dir: str) -> dict[str, list[str]]:
     return {
         "suite serial": suite + ["--conformance-report", os.path.join(report_dir, "serial.json")],
         "suite -n 2": suite + ["-n", "2"],
+        "suite --conformance-jobs 2": suite + ["--conformance-jobs", "2"],
         "suite quick serial": suite + ["--conformance-profile", "quick"],
         "suite quick -n 2": suite + ["--conformance-profile", "quick", "-n", "2"],
+        "suite quick --conformance-jobs 2": suite + ["--conformance-profile", "quick", "--conformance-jobs", "2"],
         "check_estimator (torch default threads)": check + ["default"],
         "check_estimator (torch 1 thread)": check + ["1"],
     }
