@@ -90,10 +90,12 @@ def pytest_configure(config):
     config.stash[STATE_KEY] = state
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
         config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
-        if getattr(config.option, "numprocesses", None) and _runs_fresh_process_checks(config, settings):
+        if _runs_fresh_process_checks(config, settings):
             from conformance.fresh import ensure_server
 
-            ensure_server()  # one for all xdist workers, which start after this and inherit its address
+            # Now, so its imports use a core that collection leaves idle; under xdist, one
+            # server for all workers, which start after this and inherit its address.
+            ensure_server()
 
 
 def _jobs_option(config, settings) -> int:

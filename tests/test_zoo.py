@@ -13,8 +13,8 @@ import conformance
 from conformance.registry import registered_checks
 from tests.estimators import zoo
 
-# Checks that start fresh interpreters (tens of seconds each on a 2-core runner): run on a defect
-# only when it is aimed at nothing cheaper.
+# Checks that need fresh processes or a worker pool (seconds each on a 2-core runner): run on a
+# defect only when it is aimed at nothing cheaper.
 SLOW = {"determinism.fresh_process_same_fit", "determinism.thread_count_agrees",
         "params.grid_search_parallel", "persistence.fresh_process_load"}
 # Failures of correct twins that are the suite's known limits, not the twins' mistakes. Each is

@@ -13,7 +13,6 @@ import copy
 import enum
 import functools
 import inspect
-import os
 import pickle
 import random
 import sys
@@ -627,7 +626,7 @@ def works_in_pipeline_and_cross_val_score(ctx):
                                  "cross_val_score(estimator, X, y, cv=2, error_score='raise')"))
 
 
-@register("params.grid_search_parallel", applies_to=("any",), fresh_process=True)
+@register("params.grid_search_parallel", applies_to=("any",))
 def grid_search_parallel(ctx):
     """``GridSearchCV`` with ``n_jobs=2`` runs (estimators cross process boundaries), and ``best_params_`` are in effect in the refit ``best_estimator_``.
 
@@ -647,9 +646,9 @@ def grid_search_parallel(ctx):
     grid = {name: [first, second]}
     data = ctx.data()
     search = GridSearchCV(base, grid, cv=2, n_jobs=2, error_score="raise", scoring=scoring_for(base))
-    _forget_inherited_workers()
     seed_global_rngs()
-    search.fit(*data.fit_args())  # folds fit in workers; the refit runs here, from the seeded RNGs
+    with _forked_workers():
+        search.fit(*data.fit_args())  # folds fit in workers; the refit runs here, from the seeded RNGs
     best = search.best_params_[name]
     repro = ctx.repro("from sklearn.model_selection import GridSearchCV",
                       f"search = GridSearchCV(estimator, {grid!r}, cv=2, n_jobs=2).fit(X, y)",
@@ -669,14 +668,15 @@ def grid_search_parallel(ctx):
     return f"searched {name} over {grid[name]!r}"
 
 
-def _forget_inherited_workers() -> None:
-    """Drop a joblib worker pool inherited through ``fork``: its threads did not survive the fork,
-    so submitting to it would hang. (It belongs to the parent, which still owns its workers.)"""
-    try:
-        from joblib.externals.loky import reusable_executor
-    except ImportError:
-        return
-    executor = getattr(reusable_executor, "_executor", None)
-    processes = getattr(executor, "_processes", None) or {}
-    if any(getattr(p, "_parent_pid", os.getpid()) != os.getpid() for p in processes.values()):
-        reusable_executor._executor = None
+def _forked_workers():
+    """joblib's ``multiprocessing`` backend: workers forked from this check's process.
+
+    The estimator is still pickled to the workers and the fitted folds pickled back, which is
+    the boundary this check is about, but no worker starts an interpreter and imports torch
+    (loky's workers cost 3-4 s of CPU each). Whether a fresh interpreter can import and fit
+    the estimator is what ``determinism.fresh_process_same_fit`` and
+    ``persistence.fresh_process_load`` check.
+    """
+    from joblib import parallel_config
+
+    return parallel_config(backend="multiprocessing")
