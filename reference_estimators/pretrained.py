@@ -8,7 +8,8 @@ The pattern:
   copy of the module, loads the weights safely (``torch.load(weights_only=True)`` or
   safetensors), checks that the module takes ``X``'s width (a ``ValueError`` otherwise, never a
   torch ``RuntimeError``), and records the output width for ``get_feature_names_out``.
-- ``transform`` is batched inference in eval mode under ``torch.inference_mode()``, numpy out.
+- ``transform`` validates ``X`` (``_torch.validated``, as the trainers' predictions do) and runs
+  batched inference in eval mode under ``torch.inference_mode()``, numpy out.
 - The fitted estimator holds the weights in ``module_``, so it pickles without the file.
 - The fixed input width is declared to the conformance suite in ``__conformance_tags__``,
   computed from the parameters when asked (never in ``__init__``).
@@ -70,7 +71,7 @@ class PretrainedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _
 
     def fit(self, X, y=None):
         """Validate ``X``, load the module and its weights, check the module takes ``X``."""
-        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, dtype=_torch.FLOATS)
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
         device = _torch.resolve_device(self.device)
@@ -92,8 +93,8 @@ class PretrainedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _
     def transform(self, X):
         """The module's output for each row of ``X``, as a numpy array on the CPU."""
         check_is_fitted(self, "module_")  # n_features_in_ alone may be left by a failed fit
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return _torch.infer(self.module_, X, _torch.placed(self.module_, self.device), self.batch_size)
+        X = _torch.validated(self, X)
+        return _torch.infer(self.module_, X, self.device, self.batch_size)
 
     @property
     def _n_features_out(self):

@@ -11,7 +11,8 @@ The pattern, in the order ``fit`` runs it:
    per-row ``__getitem__`` and collation would cost more than the model on tabular data).
 5. Seeding is local: module initialisation, dropout and shuffling are seeded from
    ``random_state`` and torch's global RNG states are restored afterwards.
-6. Prediction validates, scales, and runs batched inference in eval mode under
+6. Prediction validates (``_torch.validated``: ``validate_data`` with a fast path for plain
+   float arrays), scales, and runs batched inference in eval mode under
    ``torch.inference_mode()``, returning numpy in the module's dtype (float32 by default).
 """
 
@@ -34,8 +35,6 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, has
 from reference_estimators import _torch
 from reference_estimators._params import NestedParamsMixin
 from reference_estimators.modules import MLP
-
-_FLOATS = (np.float64, np.float32)
 
 
 class _TorchTrainer(_torch.PortableModuleState, NestedParamsMixin, BaseEstimator):
@@ -121,7 +120,7 @@ class _TorchTrainer(_torch.PortableModuleState, NestedParamsMixin, BaseEstimator
 
     def _fit(self, X, y, sample_weight, *, restart, epochs, classes=None, early_stopping=None):
         self._check_params()
-        X, y = validate_data(self, X, y, reset=restart, dtype=_FLOATS, **self._y_validation)
+        X, y = validate_data(self, X, y, reset=restart, dtype=_torch.FLOATS, **self._y_validation)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         keep = sample_weight > 0  # a zero weight means the row is not there at all
         if not np.any(keep):
@@ -248,9 +247,8 @@ class _TorchTrainer(_torch.PortableModuleState, NestedParamsMixin, BaseEstimator
 
     def _forward(self, X, post=None) -> np.ndarray:
         check_is_fitted(self, "module_")  # n_features_in_ alone may be left by a failed fit
-        X = validate_data(self, X, reset=False, dtype=_FLOATS)
-        device = _torch.placed(self.module_, self.device)
-        return _torch.infer(self.module_, self._scale(X), device, self.predict_batch_size, post)
+        X = _torch.validated(self, X)
+        return _torch.infer(self.module_, self._scale(X), self.device, self.predict_batch_size, post)
 
     def _is_fitted(self) -> bool:
         try:

@@ -16,3 +16,14 @@ def verdict(estimator, check_id: str, **kwargs):
 @pytest.fixture
 def run_check():
     return verdict
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: fast on a small shared machine, and bitwise comparisons stay meaningful."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

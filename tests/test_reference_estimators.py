@@ -18,13 +18,7 @@ from reference_estimators import (DemoEncoder, PretrainedTransformer, TorchClass
 FAST = {"max_epochs": 15, "lr": 0.01, "batch_size": 32, "random_state": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: fast on a small shared machine, and bitwise comparisons stay meaningful."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def blobs(n=90, n_features=4, labels=(0, 1, 2), seed=0):
