@@ -72,7 +72,6 @@ def resolve_target(requested: str | None) -> tuple[str, str]:
 def environment() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.setdefault("PYTHONHASHSEED", "0")
     return env
 
 
