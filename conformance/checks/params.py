@@ -677,6 +677,9 @@ def _forked_workers():
     the estimator is what ``determinism.fresh_process_same_fit`` and
     ``persistence.fresh_process_load`` check.
     """
-    from joblib import parallel_config
+    try:
+        from joblib import parallel_config
+    except ImportError:  # joblib < 1.3
+        from joblib import parallel_backend as parallel_config
 
     return parallel_config(backend="multiprocessing")
