@@ -36,13 +36,17 @@ class _TinyTorchBase(BaseEstimator):
         return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), torch.nn.Tanh(),
                                    torch.nn.Linear(self.hidden, n_out))
 
+    def _init_module(self, n_in: int, n_out: int) -> torch.nn.Module:
+        """The network seeded locally, with the caller's RNG state restored afterwards (a hook for defects)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed())
+            return self._build_module(n_in, n_out)
+
     def _fit_module(self, X, target: torch.Tensor, n_out: int, loss_fn):
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         generator = torch.Generator().manual_seed(self._seed())
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed())
-            self.module_ = self._build_module(X.shape[1], n_out)
+        self.module_ = self._init_module(X.shape[1], n_out)
         optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
         inputs = self._to_tensor(X)
         self.module_.train()

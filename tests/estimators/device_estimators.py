@@ -25,16 +25,6 @@ class _DeviceTorchBase(_TinyTorchBase):
     def _device(self) -> torch.device:
         return torch.device(self.device)
 
-    def _build_module(self, n_in: int, n_out: int) -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), torch.nn.Tanh(),
-                                   torch.nn.Linear(self.hidden, n_out))
-
-    def _init_module(self, n_in: int, n_out: int) -> torch.nn.Module:
-        # Built on the CPU, seeded locally, with the caller's RNG state restored afterwards.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed())
-            return self._build_module(n_in, n_out)
-
     def _start_training(self, n_in: int, n_out: int) -> torch.optim.Optimizer:
         self.module_ = self._init_module(n_in, n_out).to(self._device())
         return torch.optim.Adam(self.module_.parameters(), lr=self.lr)

@@ -347,24 +347,8 @@ class UnseededInitialisation(TinyTorchClassifier):
 
     aimed_at = ("determinism.independent_of_global_seeds", "determinism.global_rng_untouched")
 
-    def _fit_module(self, X, target, n_out, loss_fn):
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-        generator = torch.Generator().manual_seed(self._seed())
-        self.module_ = torch.nn.Sequential(  # the one change: drawn from the global RNG
-            torch.nn.Linear(X.shape[1], self.hidden), torch.nn.Tanh(), torch.nn.Linear(self.hidden, n_out))
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-        inputs = self._to_tensor(X)
-        self.module_.train()
-        for _ in range(self.max_epochs):
-            order = torch.randperm(len(inputs), generator=generator)
-            for start in range(0, len(inputs), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                optimizer.zero_grad()
-                loss_fn(self.module_(inputs[rows]), target[rows]).backward()
-                optimizer.step()
-        self.module_.eval()
-        return self
+    def _init_module(self, n_in, n_out):
+        return self._build_module(n_in, n_out)  # the one change: drawn from the global RNG
 
 
 class NumpyGlobalShuffle(TinyTorchRegressor):
