@@ -11,7 +11,7 @@ Importing this package imports neither torch nor scikit-learn; they load when ch
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "parametrize", "Report", "Result", "CheckFailure", "CheckSkipped", "__version__"]
+__all__ = ["check", "parametrize", "Report", "Result", "Status", "CheckFailure", "CheckSkipped", "__version__"]
 
 
 def __getattr__(name):
@@ -24,10 +24,10 @@ def __getattr__(name):
         from conformance.report import Report
 
         return Report
-    if name == "Result":
-        from conformance.runner import Result
+    if name in ("Result", "Status"):
+        from conformance.result import Result, Status
 
-        return Result
+        return Result if name == "Result" else Status
     if name in ("CheckFailure", "CheckSkipped"):
         from conformance import errors
 

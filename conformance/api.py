@@ -1,94 +1,65 @@
-"""The Python API: ``check(estimator)`` returns a Report; ``parametrize`` feeds a user's test."""
+"""The Python API: ``check(estimator)`` returns a Report; ``parametrize`` feeds a user's test.
+
+Both build their run through :mod:`conformance.session`, exactly as the pytest plugin does:
+the same validation, the same ``[tool.conformance]`` table (the nearest ``pyproject.toml`` up
+from the working directory), the same plan and skips.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
-from conformance.context import Target
+from conformance.baseline import Baseline
+from conformance.plan import Case
+from conformance.project import read_project_config, upwards
 from conformance.report import EstimatorReport, Report
-from conformance.runner import Result, run_check
-from conformance.settings import Settings
+from conformance.result import Result, raise_pytest_outcome, with_baseline
+from conformance.session import Session, build_settings
+from conformance.targets import Target, targets_from_objects
 
 
-@dataclass
-class Case:
-    """One (estimator, check) pair: what one pytest item runs."""
-
-    target: Target
-    entry: object
-    settings: Settings
-
-    @property
-    def id(self) -> str:
-        return f"{self.target.label}-{self.entry.id}"
-
-    def run(self) -> Result:
-        return run_check(self.target, self.entry, self.settings)
-
-
-def cases(targets: list[Target], settings: Settings, select: list[str] | None = None) -> list[Case]:
-    from conformance.suite import plan
-
-    return [Case(t, entry, settings) for t in targets for entry in plan(t, select)]
+def _session(estimators, *, checks, profile, baseline=None, **options) -> Session:
+    project = read_project_config(upwards(Path.cwd()))
+    settings = build_settings(profile=profile, project=project, **options)
+    return Session(targets_from_objects(estimators), settings, Baseline.from_dict(baseline or {}),
+                   select=list(checks) if checks is not None else None, source="conformance.check")
 
 
 def check(estimator, *, checks: list[str] | None = None, profile: str = "standard",
           baseline: dict | None = None, isolation: str = "auto", timeout_s: float = 300.0,
-          jobs: int | str = 1) -> Report:
-    """Run every applicable check on ``estimator`` (or a list of them) and return the Report.
+          jobs: int | str = 1, devices=()) -> Report:
+    """Run every applicable check on ``estimator`` and return the :class:`~conformance.report.Report`.
 
-    ``checks`` keeps only ids matching one of its glob patterns (``"persistence.*"``);
-    ``baseline`` is ``{check_id: reason}`` of known failures, reported ``xfailed``;
-    ``jobs`` runs that many checks at once (``"auto"``: one per CPU; needs fork isolation).
+    ``estimator`` is an estimator, an estimator class (built with no arguments) or a list of
+    them. ``checks`` keeps only ids matching one of its glob patterns (``"persistence.*"``); a
+    pattern matching nothing is a ``ValueError``. ``baseline`` is ``{check_id: reason}`` of known
+    failures, reported ``xfailed``. ``jobs`` runs that many checks at once (``"auto"``: one per
+    CPU; needs fork isolation). ``devices`` selects the device checks' devices (``"cpu,cuda"``).
     """
-    from conformance.baseline import Baseline
-    from conformance.parallel import ParallelRunner, parse_jobs
-    from conformance.runner import use_fork
-    from conformance.targets import with_unique_labels
+    from conformance.parallel import ParallelRunner
 
-    settings = Settings(profile=profile, isolation=isolation, timeout_s=timeout_s)
-    jobs = parse_jobs(jobs) if use_fork(settings) else 1
-    known = Baseline.from_dict(baseline or {})
-    estimators = estimator if isinstance(estimator, (list, tuple)) else [estimator]
-    targets = with_unique_labels([Target(type(e).__name__, e) for e in estimators])
-    planned = {target.label: cases([target], settings, checks) for target in targets}
-    runner = ParallelRunner([c for target_cases in planned.values() for c in target_cases], jobs)
-    report = Report()
+    session = _session(estimator, checks=checks, profile=profile, baseline=baseline, isolation=isolation,
+                       timeout_s=timeout_s, jobs=jobs, devices=devices)
+    runner = ParallelRunner(session.cases, session.settings.jobs)
+    report = Report(devices=list(session.settings.devices or ["cpu"]))
+    rows: dict[str, EstimatorReport] = {}
     try:
-        for target in targets:
-            entry_report = EstimatorReport(target.label, None, params_of(target.estimator))
-            for case in planned[target.label]:
-                result = runner.result(case)
-                entry_report.results.append(apply_baseline(result, known.reason(target.label, case.entry.id)))
-            report.estimators.append(entry_report)
+        for case in session.cases:
+            row = rows.get(case.target.label)
+            if row is None:
+                row = rows[case.target.label] = EstimatorReport.of(case.target)
+                report.estimators.append(row)
+            row.results.append(with_baseline(runner.result(case), session.baseline_reason(case)))
     finally:
         runner.close()
     return report
-
-
-def apply_baseline(result: Result, reason: str | None) -> Result:
-    """A known failure becomes ``xfailed``; a known failure that passed becomes ``xpassed``."""
-    if reason is None:
-        return result
-    if result.status == "failed":
-        result.status, result.message = "xfailed", f"known failure ({reason}): {result.message}"
-    elif result.status == "passed":
-        result.status, result.message = "xpassed", f"baseline says it fails ({reason}) but it passed"
-    return result
-
-
-def params_of(estimator) -> dict:
-    try:
-        return {k: repr(v) for k, v in estimator.get_params(deep=False).items()}
-    except Exception:  # noqa: BLE001 - a broken get_params is a check's verdict, not the report's
-        return {}
 
 
 def parametrize(estimators, *, checks: list[str] | None = None, profile: str = "standard"):
     """Decorator for a user's own test: one test per (estimator, check) pair.
 
     The test receives ``estimator`` and ``check``; calling ``check(estimator)`` runs it and
-    raises ``AssertionError`` with the full message on failure (``pytest.skip`` on a skip)::
+    fails the test with the full message (skips or xfails it likewise)::
 
         @conformance.parametrize([MyEstimator()])
         def test_conformance(estimator, check):
@@ -96,18 +67,13 @@ def parametrize(estimators, *, checks: list[str] | None = None, profile: str = "
     """
     import pytest
 
-    from conformance.targets import with_unique_labels
-
-    settings = Settings(profile=profile)
-    estimators = estimators if isinstance(estimators, (list, tuple)) else [estimators]
-    targets = with_unique_labels([Target(type(e).__name__, e) for e in estimators])
-    all_cases = cases(targets, settings, checks)
-    params = [pytest.param(c.target.estimator, BoundCheck(c), id=c.id) for c in all_cases]
+    session = _session(estimators, checks=checks, profile=profile)
+    params = [pytest.param(c.target.estimator, BoundCheck(c), id=c.id) for c in session.cases]
     return pytest.mark.parametrize("estimator, check", params)
 
 
 class BoundCheck:
-    """A check ready to call on its estimator, as ``parametrize`` hands it to a test."""
+    """A planned check ready to call on its estimator, as ``parametrize`` hands it to a test."""
 
     def __init__(self, case: Case):
         self.case = case
@@ -116,15 +82,8 @@ class BoundCheck:
         return self.case.entry.id
 
     def __call__(self, estimator=None) -> Result:
-        import pytest
-
-        if estimator is not None and estimator is not self.case.target.estimator:
-            self.case = Case(Target(self.case.target.label, estimator), self.case.entry, self.case.settings)
-        result = self.case.run()
-        if result.status == "skipped":
-            pytest.skip(result.message)
-        if result.status == "xfailed":
-            pytest.xfail(result.message)
-        if result.status in ("failed", "error"):
-            raise AssertionError(result.message)
-        return result
+        __tracebackhide__ = True
+        case = self.case
+        if estimator is not None and estimator is not case.target.estimator:
+            case = Case(Target(case.target.label, estimator), case.entry, case.settings, case.skip)
+        return raise_pytest_outcome(case.run())

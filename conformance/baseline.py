@@ -43,6 +43,10 @@ class Baseline:
                                  "check id -> reason for one estimator label")
         return baseline
 
+    @property
+    def empty(self) -> bool:
+        return not self.general and not self.per_estimator
+
     def reason(self, label: str, check_id: str) -> str | None:
         """The recorded reason when ``check_id`` on ``label`` is a known failure."""
         if check_id in self.per_estimator.get(label, {}):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 
-from conformance.runner import Result, start_check, wait_for
+from conformance.processes import wait_for
+from conformance.result import Result
+from conformance.runner import start_case
 
 
 def parse_jobs(text) -> int:
@@ -24,7 +26,9 @@ def parse_jobs(text) -> int:
     except (TypeError, ValueError):
         jobs = 0
     if jobs < 1:
-        raise ValueError(f"--conformance-jobs must be a positive integer or 'auto', got {text!r}")
+        from conformance.settings import InvalidSetting
+
+        raise InvalidSetting("jobs", f"jobs must be a positive integer or 'auto', got {text!r}")
     return jobs
 
 
@@ -36,7 +40,7 @@ def available_cpus() -> int:
 
 
 class ParallelRunner:
-    """Runs ``cases`` (objects with ``target``, ``entry`` and ``settings``) ahead, ``jobs`` at a time."""
+    """Runs planned ``cases`` (see :mod:`conformance.plan`) ahead, ``jobs`` at a time."""
 
     def __init__(self, cases, jobs: int):
         self.jobs = max(1, int(jobs))
@@ -62,7 +66,7 @@ class ParallelRunner:
     def _fill(self, wanted) -> None:
         while self.queue and self._running() < self.jobs:
             case = self.queue.pop(0)
-            pending = self.started[id(case)] = start_check(case.target, case.entry, case.settings)
+            pending = self.started[id(case)] = start_case(case)
             if pending.done and id(wanted) in self.started:
                 return  # checks run in-process (no fork) finish as they start: never run ahead
 

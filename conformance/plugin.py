@@ -8,10 +8,11 @@ nothing unless the suite (``--pyargs conformance``) is being run or ``--estimato
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from conformance.errors import TargetError
 
 SUITE_MODULE = Path(__file__).with_name("test_suite.py")
 RESULT_PROPERTY = "conformance_result"
@@ -39,58 +40,27 @@ def pytest_addoption(parser):
                     help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
 
 
-@dataclass
-class SuiteState:
-    """What the suite resolved at configure time, shared by collection and reporting."""
-
-    targets: list = field(default_factory=list)
-    settings: object = None
-    baseline: object = None
-    source: str = ""
-    results: list = field(default_factory=list)  # dicts received from every item's report
-    jobs: int = 1
-    pool: object = None  # a ParallelRunner when --conformance-jobs > 1
-
-
-STATE_KEY = pytest.StashKey[SuiteState]()
+STATE_KEY = pytest.StashKey["Session"]()
+POOL_KEY = pytest.StashKey[object]()
 
 
 def pytest_configure(config):
     if not _suite_requested(config):
         return
-    from conformance.baseline import Baseline
-    from conformance.errors import TargetError
-    from conformance.settings import Settings
-    from conformance.targets import resolve_all, target_specs
-
     try:
-        devices = tuple(d.strip() for d in (config.getoption("conformance_devices") or "").split(",") if d.strip())
-        from conformance.tolerance import load_pyproject_overrides
-
-        tolerances = load_pyproject_overrides(Path(config.invocation_params.dir, "pyproject.toml"))
-        settings = Settings(profile=config.getoption("conformance_profile"), devices=devices,
-                            extra={"tolerances": tolerances},
-                            timeout_s=config.getoption("conformance_timeout"),
-                            memory_limit_mb=config.getoption("conformance_memory_limit"),
-                            isolation=config.getoption("conformance_isolation"))
-        baseline_path = config.getoption("conformance_baseline")
-        baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
-        specs, source = target_specs(config.getoption("estimator"), Path(config.invocation_params.dir))
-        jobs = _jobs_option(config, settings)
-        targets = resolve_all(specs)
+        session = _build_session(config)
     except (ValueError, TargetError) as exc:
         raise pytest.UsageError(f"conformance: {exc}") from None
     # A forked child hangs in an OpenMP region when its parent already started torch's thread
     # pool. The suite's process runs no estimator code itself, so one thread costs it nothing
     # and keeps every check, the thread-count ones included, safe to fork.
-    from conformance.runner import pin_threads
+    from conformance.processes import pin_threads
 
     pin_threads()
-    state = SuiteState(targets, settings, baseline, source, jobs=jobs)
-    config.stash[STATE_KEY] = state
+    config.stash[STATE_KEY] = session
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
-        config.pluginmanager.register(SuiteReporter(config, state), "conformance-reporter")
-        if _runs_fresh_process_checks(config, settings):
+        config.pluginmanager.register(SuiteReporter(config, session), "conformance-reporter")
+        if not config.option.keyword and not config.option.markexpr and session.needs_fresh_processes:
             from conformance.fresh import ensure_server
 
             # Now, so its imports use a core that collection leaves idle; under xdist, one
@@ -98,23 +68,45 @@ def pytest_configure(config):
             ensure_server()
 
 
-def _jobs_option(config, settings) -> int:
-    from conformance.parallel import parse_jobs
-    from conformance.runner import use_fork
+def _build_session(config):
+    """The run as the options, the environment and the project's pyproject.toml describe it."""
+    from conformance.baseline import Baseline
+    from conformance.project import read_project_config
+    from conformance.session import Session, build_settings
+    from conformance.targets import resolve_all, target_specs
 
-    jobs = parse_jobs(config.getoption("conformance_jobs"))
-    if jobs > 1 and (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
+    project = read_project_config(project_candidates(config))
+    jobs = config.getoption("conformance_jobs")
+    if str(jobs).strip() != "1" and (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
         raise ValueError("--conformance-jobs and pytest-xdist's -n both run checks in parallel: use one "
                          "(--conformance-jobs shares one process's imports and fits, so it is the faster)")
-    if jobs > 1 and not use_fork(settings):
-        raise ValueError("--conformance-jobs needs each check in a forked child (--conformance-isolation fork, "
-                         "Linux); with isolation 'none' checks run one at a time")
-    return jobs
+    from conformance.settings import InvalidSetting
+
+    try:
+        settings = build_settings(profile=config.getoption("conformance_profile"),
+                                  devices=config.getoption("conformance_devices") or (),
+                                  isolation=config.getoption("conformance_isolation"),
+                                  timeout_s=config.getoption("conformance_timeout"),
+                                  memory_limit_mb=config.getoption("conformance_memory_limit"),
+                                  jobs=jobs, project=project)
+    except InvalidSetting as exc:
+        raise ValueError(f"{OPTIONS.get(exc.setting, exc.setting)}: {exc}") from None
+    baseline_path = config.getoption("conformance_baseline")
+    baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
+    specs, source = target_specs(config.getoption("estimator"), project)
+    return Session(resolve_all(specs), settings, baseline, source=source)
 
 
-def _runs_fresh_process_checks(config, settings) -> bool:
-    """Whether the run will (probably) need fresh processes: not quick, not narrowed by -k or -m."""
-    return settings.profile != "quick" and not config.option.keyword and not config.option.markexpr
+def project_candidates(config) -> list:
+    """Where the project's pyproject.toml may be: the file pytest chose, its rootdir, the invocation dir."""
+    inipath = getattr(config, "inipath", None)
+    return [inipath if inipath is not None and Path(inipath).name == "pyproject.toml" else None,
+            Path(config.rootpath), Path(config.invocation_params.dir)]
+
+
+OPTIONS = {"profile": "--conformance-profile", "isolation": "--conformance-isolation",
+           "timeout_s": "--conformance-timeout", "memory_limit_mb": "--conformance-memory-limit",
+           "devices": "--conformance-devices", "jobs": "--conformance-jobs"}
 
 
 @pytest.hookimpl(trylast=True)
@@ -125,28 +117,26 @@ def pytest_collection_finish(session):
         return
     suite_cases = [item.callspec.params["conformance_case"] for item in session.items
                    if "conformance_case" in getattr(getattr(item, "callspec", None), "params", {})]
-    if state.settings.profile != "quick" and any(getattr(c.entry, "fresh_process", False) for c in suite_cases):
+    if any(case.needs_fresh_process for case in suite_cases):
         from conformance.fresh import ensure_server
 
         ensure_server()
-    if state.jobs > 1 and suite_cases:
+    if state.settings.jobs > 1 and suite_cases:
         from conformance.parallel import ParallelRunner
 
-        state.pool = ParallelRunner(suite_cases, state.jobs)
+        session.config.stash[POOL_KEY] = ParallelRunner(suite_cases, state.settings.jobs)
 
 
 def run_case(config, case):
     """The result of one item's case: from the parallel runner when there is one."""
-    state = config.stash.get(STATE_KEY, None)
-    if state is not None and state.pool is not None:
-        return state.pool.result(case)
-    return case.run()
+    pool = config.stash.get(POOL_KEY, None)
+    return pool.result(case) if pool is not None else case.run()
 
 
 def pytest_sessionfinish(session):
-    state = session.config.stash.get(STATE_KEY, None)
-    if state is not None and state.pool is not None:
-        state.pool.close()
+    pool = session.config.stash.get(POOL_KEY, None)
+    if pool is not None:
+        pool.close()
 
 
 def _suite_requested(config) -> bool:
@@ -180,11 +170,9 @@ def pytest_generate_tests(metafunc):
     state = metafunc.config.stash.get(STATE_KEY, None)
     if state is None:
         raise pytest.UsageError("conformance: the suite module was collected without the plugin configured")
-    from conformance.api import cases
-
     params = []
-    for case in cases(state.targets, state.settings):
-        reason = state.baseline.reason(case.target.label, case.entry.id)
+    for case in state.cases:
+        reason = state.baseline_reason(case)
         marks = [pytest.mark.xfail(reason=f"baseline: {reason}", strict=False)] if reason else []
         params.append(pytest.param(case, id=case.id, marks=marks))
     metafunc.parametrize("conformance_case", params)
@@ -192,7 +180,7 @@ def pytest_generate_tests(metafunc):
 
 def record_result(item, case, result) -> None:
     """Attach the result to the item so the report sees it, under xdist too."""
-    from conformance.api import params_of
+    from conformance.report import params_of
 
     payload = {"label": case.target.label, "target": case.target.spec,
                "params": params_of(case.target.estimator), **result.to_dict()}
@@ -202,9 +190,10 @@ def record_result(item, case, result) -> None:
 class SuiteReporter:
     """Gathers every item's result (from xdist workers too) into the report and summaries."""
 
-    def __init__(self, config, state: SuiteState):
+    def __init__(self, config, session):
         self.config = config
-        self.state = state
+        self.session = session
+        self.results: list[dict] = []  # payloads received from every item's report
 
     def pytest_runtest_logreport(self, report):
         if report.when != "call" and not (report.when == "setup" and report.skipped):
@@ -214,22 +203,21 @@ class SuiteReporter:
                 payload = dict(payload)
                 if hasattr(report, "wasxfail"):
                     payload["status"] = "xfailed" if report.skipped else "xpassed"
-                self.state.results.append(payload)
+                self.results.append(payload)
 
     def report(self):
         from conformance.report import EstimatorReport, Report
-        from conformance.runner import Result
+        from conformance.result import Result
 
-        report = Report(devices=list(self.state.settings.devices or ["cpu"]))
+        report = Report(devices=list(self.session.settings.devices or ["cpu"]))
         by_label: dict[str, EstimatorReport] = {}
-        for payload in self.state.results:
+        for payload in self.results:
             entry = by_label.get(payload["label"])
             if entry is None:
                 entry = EstimatorReport(payload["label"], payload["target"], payload["params"])
                 by_label[payload["label"]] = entry
                 report.estimators.append(entry)
-            entry.results.append(Result(payload["check"], payload["category"], payload["status"],
-                                        payload["message"], payload["duration_s"]))
+            entry.results.append(Result.from_dict(payload))
         return report
 
     def pytest_sessionfinish(self, session):
@@ -239,7 +227,7 @@ class SuiteReporter:
             # Asked in a subprocess (about 2 s), so this process never initialises CUDA.
             from conformance.devices_info import describe_devices
 
-            report.device_info = describe_devices(self.state.settings.devices)
+            report.device_info = describe_devices(self.session.settings.devices)
             report.devices = report.device_info.get("devices", report.devices)
             report.write_json(path)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -252,16 +240,12 @@ class SuiteReporter:
         if not report.results:
             return
         terminalreporter.section("conformance")
-        terminalreporter.line(f"targets ({self.state.source}): " + ", ".join(t.label for t in self.state.targets))
+        terminalreporter.line(f"targets ({self.session.source}): " + ", ".join(t.label for t in self.session.targets))
         for line in report.text_table():
             terminalreporter.line(line)
-        results = self.state.results
-        for payload in results:
+        for payload in self.results:
             if payload["status"] == "xpassed":
                 terminalreporter.line(f"baseline entry now passes (remove it): {payload['label']}: {payload['check']}")
-        from conformance.api import cases
-
         # Against every planned pair, not only those -k selected, so deselection is not staleness.
-        planned = {(c.target.label, c.entry.id) for c in cases(self.state.targets, self.state.settings)}
-        for entry in self.state.baseline.unused_entries(planned):
+        for entry in self.session.stale_baseline_entries():
             terminalreporter.line(f"baseline entry names no check of this suite (remove or fix it): {entry}")

@@ -5,15 +5,17 @@ returning, fails by raising :class:`~conformance.errors.CheckFailure` (or any ex
 estimator raises), and skips by raising :class:`~conformance.errors.CheckSkipped`. Registering
 it here gives it a stable id, a category, the kinds of estimator it applies to and a docs page.
 
-sklearn's own checks are not registered one by one: they depend on the estimator, so the
-``sklearn`` category is a *provider* that expands into one entry per check sklearn yields.
+Every entry a run can hold, registered or not, implements :class:`CheckEntry`: the runner, the
+plan and the report read those fields and nothing else. sklearn's own checks are not registered
+one by one: they depend on the estimator, so the ``sklearn`` category is a *provider* that
+expands into one entry per check sklearn yields (:func:`register_provider`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol, runtime_checkable
 
 # Kinds an estimator can have; a check applies when it shares at least one with the estimator.
 KINDS = frozenset(
@@ -23,6 +25,37 @@ _CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 DOCS_ROOT = "docs/checks"
 
 
+@runtime_checkable
+class CheckEntry(Protocol):
+    """What the runner needs of one check, whatever made it (the registry, sklearn, a failure)."""
+
+    id: str  # stable "category.name"
+    category: str
+    rule: str  # one sentence: what the estimator must do
+    docs: str  # where the fix is explained
+    threads: bool  # runs with torch's thread count left alone (not pinned to one)
+    device: bool  # needs a CUDA device
+    fresh_process: bool  # starts fresh interpreters (seconds): not run in `quick`
+    uses_shared_fit: bool  # reads the estimator fitted once for all checks
+    skip_reason: str | None  # why it cannot run, when known as the entry is made
+
+    def run(self, context) -> object:
+        """The check body: return (a note, or None) to pass, raise to fail or skip."""
+
+    def repro(self, target) -> str | None:
+        """A snippet reproducing the check when the estimator raised inside it, or None."""
+
+
+def rule_of(func, fallback: str = "") -> str:
+    """The first paragraph of ``func``'s docstring, on one line: the rule a check enforces."""
+    doc = (getattr(func, "__doc__", None) or "").strip()
+    return " ".join(doc.split("\n\n", 1)[0].split()) or fallback
+
+
+def docs_url(category: str, name: str) -> str:
+    return f"{DOCS_ROOT}/{category}.md#{name.replace('.', '-')}"
+
+
 @dataclass(frozen=True)
 class Check:
     """One rule of the suite, bound to nothing: the registry's row for it."""
@@ -30,14 +63,17 @@ class Check:
     id: str
     func: Callable = field(repr=False, compare=False)
     applies_to: frozenset = frozenset({"any"})
-    # Extra predicate on the estimator's profile (see conformance.profile.EstimatorProfile).
+    # Extra predicate on the estimator's traits (see conformance.traits.EstimatorTraits).
     requires: Callable | None = field(default=None, repr=False, compare=False)
-    # True when the check is about threads and must not be pinned to one torch thread.
     threads: bool = False
-    # True when the check needs a CUDA device (it skips with a reason otherwise).
     device: bool = False
-    # True when the check starts fresh Python interpreters (seconds each): skipped in `quick`.
     fresh_process: bool = False
+    uses_shared_fit: bool = True
+    skip_reason: str | None = None
+    rule: str = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "rule", rule_of(self.func))
 
     @property
     def category(self) -> str:
@@ -51,23 +87,20 @@ class Check:
     def docs(self) -> str:
         return docs_url(self.category, self.name)
 
-    @property
-    def rule(self) -> str:
-        """The first sentence of the docstring: the rule the check enforces."""
-        doc = (self.func.__doc__ or "").strip()
-        return " ".join(doc.split("\n\n", 1)[0].split())
-
-    def applies(self, profile) -> bool:
-        if not (self.applies_to & profile.kinds):
+    def applies(self, traits) -> bool:
+        if not (self.applies_to & traits.kinds):
             return False
-        return self.requires is None or bool(self.requires(profile))
+        return self.requires is None or bool(self.requires(traits))
 
+    def run(self, context) -> object:
+        return self.func(context)
 
-def docs_url(category: str, name: str) -> str:
-    return f"{DOCS_ROOT}/{category}.md#{name.replace('.', '-')}"
+    def repro(self, target) -> str | None:
+        return None  # registered checks attach their own to the CheckFailure they raise
 
 
 _REGISTRY: dict[str, Check] = {}
+_PROVIDERS: dict[str, Callable] = {}
 
 
 def register(
@@ -79,7 +112,12 @@ def register(
     device: bool = False,
     fresh_process: bool = False,
 ):
-    """Decorator adding a check function to the registry under ``check_id``."""
+    """Decorator adding a check function to the registry under ``check_id``.
+
+    ``threads``: the check is about threads and must not be pinned to one torch thread;
+    ``device``: it needs a CUDA device (it skips with a reason otherwise); ``fresh_process``:
+    it starts fresh Python interpreters (seconds each), so the ``quick`` profile skips it.
+    """
     if not _CHECK_ID.match(check_id):
         raise ValueError(
             f"check id {check_id!r} must be 'category.name' in lowercase letters, digits, "
@@ -101,6 +139,11 @@ def register(
     return decorate
 
 
+def register_provider(category: str, provider: Callable) -> None:
+    """``provider(target) -> [CheckEntry]`` expands ``category`` into entries for one target."""
+    _PROVIDERS[category] = provider
+
+
 def registered_checks() -> list[Check]:
     """Every registered check (sklearn's excluded), in a stable order."""
     _load_check_modules()
@@ -112,6 +155,14 @@ def get_check(check_id: str) -> Check:
     return _REGISTRY[check_id]
 
 
+def entries_for(target) -> list:
+    """Every entry that applies to ``target``: the providers' (sklearn's first), then the registry's."""
+    _load_check_modules()
+    provided = [entry for category in sorted(_PROVIDERS, key=lambda c: c != "sklearn")
+                for entry in _PROVIDERS[category](target)]
+    return provided + [c for c in registered_checks() if c.applies(target.traits)]
+
+
 def _load_check_modules() -> None:
-    # Importing the package registers every check module's checks.
+    # Importing the package registers every check module's checks and providers.
     from conformance import checks  # noqa: F401

@@ -6,9 +6,17 @@ import json
 import platform
 from dataclasses import dataclass, field
 
-from conformance.runner import Result
+from conformance.result import BAD_STATUSES, Result
 
 SUMMARY_STATUSES = ("passed", "failed", "xfailed", "skipped", "xpassed", "error")
+
+
+def params_of(estimator) -> dict:
+    """The estimator's parameters as reprs, for the report (``{}`` when ``get_params`` breaks)."""
+    try:
+        return {k: repr(v) for k, v in estimator.get_params(deep=False).items()}
+    except Exception:  # noqa: BLE001 - a broken get_params is a check's verdict, not the report's
+        return {}
 
 
 @dataclass
@@ -17,6 +25,11 @@ class EstimatorReport:
     target: str | None
     params: dict
     results: list[Result] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, target) -> "EstimatorReport":
+        """An empty row for a :class:`~conformance.targets.Target`."""
+        return cls(target.label, target.spec, params_of(target.estimator))
 
     def to_dict(self) -> dict:
         return {"label": self.label, "target": self.target, "params": self.params,
@@ -38,10 +51,14 @@ class Report:
     @property
     def ok(self) -> bool:
         """True when no check failed or broke (xfailed baseline entries do not count)."""
-        return not any(r.status in ("failed", "error") for r in self.results)
+        return not any(r.status in BAD_STATUSES for r in self.results)
 
     def failures(self) -> list[tuple[str, Result]]:
-        return [(e.label, r) for e in self.estimators for r in e.results if r.status in ("failed", "error")]
+        return [(e.label, r) for e in self.estimators for r in e.results if r.status in BAD_STATUSES]
+
+    def warnings(self) -> list[tuple[str, Result, str]]:
+        """``(label, result, warning)`` for every warning of a check that did not fail."""
+        return [(e.label, r, w) for e in self.estimators for r in e.results for w in r.warnings]
 
     def counts_by_category(self) -> dict[str, dict[str, int]]:
         table: dict[str, dict[str, int]] = {}
@@ -69,6 +86,10 @@ class Report:
         if failures:
             lines += ["", "### Failures", ""]
             lines += [f"- `{label}` `{r.check}`: {_md_escape(r.summary)}" for label, r in failures]
+        warnings = self.warnings()
+        if warnings:
+            lines += ["", "### Warnings", ""]
+            lines += [f"- `{label}` `{r.check}`: {_md_escape(w)}" for label, r, w in warnings]
         return "\n".join(lines) + "\n"
 
     def text_table(self) -> list[str]:
@@ -80,6 +101,8 @@ class Report:
             lines.append(f"{category:<{width}}  " + "  ".join(f"{row[s]:>7}" for s in SUMMARY_STATUSES))
         for label, result in self.failures():
             lines.append(f"FAILED {label} {result.check}: {result.summary}")
+        for label, result, warning in self.warnings():
+            lines.append(f"WARNING {label} {result.check}: {warning}")
         return lines
 
 

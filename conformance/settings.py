@@ -1,10 +1,28 @@
-"""How a run is configured: the data/example budget profile, devices, isolation and timeouts."""
+"""How a run is configured: the budget profile, devices, isolation, timeouts, tolerances, jobs.
+
+:class:`Settings` is built once per run by :func:`conformance.session.build_settings`, for the
+pytest plugin and the Python API alike; every value is validated here, so a bad one is a usage
+error before anything runs.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from dataclasses import dataclass, field, replace
 
 PROFILE_NAMES = ("quick", "standard", "thorough")
+ISOLATIONS = ("auto", "fork", "none")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+class InvalidSetting(ValueError):
+    """A setting's value is not accepted; ``setting`` names the field (``jobs``, ``devices``...)."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -33,17 +51,35 @@ class Settings:
     timeout_s: float = 300.0
     memory_limit_mb: float | None = None  # None: half the machine's memory; 0: no limit
     seed: int = 0
-    extra: dict = field(default_factory=dict)
+    # [tool.conformance.tolerances] of the project: {kind: {...}} or {class name: {kind: {...}}}
+    tolerances: dict = field(default_factory=dict)
+    jobs: int = 1  # checks run at once, forked from one process (needs fork isolation)
 
     def __post_init__(self):
         if self.profile not in BUDGETS:
-            raise ValueError(
-                f"unknown profile {self.profile!r}; accepted: {', '.join(PROFILE_NAMES)}"
-            )
-        if self.isolation not in ("auto", "fork", "none"):
-            raise ValueError(f"unknown isolation {self.isolation!r}; accepted: auto, fork, none")
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout_s!r}")
+            raise InvalidSetting("profile", f"unknown profile {self.profile!r}; accepted: {', '.join(PROFILE_NAMES)}")
+        if self.isolation not in ISOLATIONS:
+            raise InvalidSetting("isolation", f"unknown isolation {self.isolation!r}; accepted: {', '.join(ISOLATIONS)}")
+        if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0):
+            raise InvalidSetting("timeout_s", f"timeout must be a positive number of seconds, got {self.timeout_s!r}")
+        if self.memory_limit_mb is not None and not self.memory_limit_mb >= 0:
+            raise InvalidSetting("memory_limit_mb",
+                                 f"memory limit must be a number of MB >= 0 (0: none), got {self.memory_limit_mb!r}")
+        bad = [d for d in self.devices if not _DEVICE.match(d)]
+        if bad:
+            raise InvalidSetting("devices", f"unknown device {bad[0]!r}; accepted: cpu, cuda, cuda:N")
+        if not (isinstance(self.jobs, int) and self.jobs >= 1):
+            raise InvalidSetting("jobs", f"jobs must be a positive integer, got {self.jobs!r}")
+        if self.jobs > 1 and not self.forks:
+            raise InvalidSetting("jobs", "running several checks at once (jobs > 1) needs each check in a forked "
+                                 "child (isolation 'fork', on Linux); with isolation 'none' checks run one at a time")
+
+    @property
+    def forks(self) -> bool:
+        """Whether each check runs in a forked child (``auto``: on Linux)."""
+        if self.isolation == "auto":
+            return hasattr(os, "fork") and sys.platform.startswith("linux")
+        return self.isolation == "fork"
 
     @property
     def memory_limit_bytes(self) -> int | None:
@@ -53,8 +89,6 @@ class Settings:
         if self.memory_limit_mb is not None:
             return int(self.memory_limit_mb * 2**20)
         try:
-            import os
-
             return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
         except (ValueError, OSError, AttributeError):
             return None
@@ -62,6 +96,11 @@ class Settings:
     @property
     def budget(self) -> Budget:
         return BUDGETS[self.profile]
+
+    @property
+    def cuda_selected(self) -> bool:
+        """Whether the device checks may use CUDA: no devices named (every available), or one is CUDA."""
+        return not self.devices or any(d.startswith("cuda") for d in self.devices)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

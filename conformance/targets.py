@@ -11,48 +11,53 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from conformance.context import Target
 from conformance.errors import TargetError
 
 ENV_VAR = "CONFORMANCE_ESTIMATOR"
 DEFAULT_TARGETS = ("reference_estimators:default_estimators",)
 
 
-def target_specs(cli: list[str] | None, rootdir: Path | None = None) -> tuple[list[str], str]:
-    """The target strings to use and where they came from (cli, environment, pyproject, default)."""
+@dataclass
+class Target:
+    """One estimator under test, with how it was named (for labels and reproductions)."""
+
+    label: str
+    estimator: object
+    spec: str | None = None  # "pkg.mod:attr" as given by the user, when there was one
+    index: int | None = None  # position in the list a callable returned
+    fit_cache: dict = field(default_factory=dict, repr=False)
+    _traits: object = field(default=None, repr=False)
+
+    @property
+    def traits(self):
+        """The estimator's :class:`~conformance.traits.EstimatorTraits`, computed once."""
+        if self._traits is None:
+            from conformance.traits import estimator_traits
+
+            self._traits = estimator_traits(self.estimator)
+        return self._traits
+
+
+def target_specs(cli: list[str] | None, project=None) -> tuple[list[str], str]:
+    """The target strings to use and where they came from (cli, environment, pyproject, default).
+
+    ``project`` is the run's :class:`~conformance.project.ProjectConfig` (or None).
+    """
     if cli:
         return _split(cli), "--estimator"
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return _split([env]), ENV_VAR
-    from_file = _pyproject_targets(rootdir or Path.cwd())
+    from_file = project.estimators() if project is not None else []
     if from_file:
-        return from_file, "pyproject.toml [tool.conformance] estimators"
+        return from_file, f"{project.path} [tool.conformance] estimators"
     return list(DEFAULT_TARGETS), "default (the reference estimators)"
 
 
 def _split(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _pyproject_targets(rootdir: Path) -> list[str]:
-    path = rootdir / "pyproject.toml"
-    if not path.is_file():
-        return []
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    estimators = data.get("tool", {}).get("conformance", {}).get("estimators", [])
-    if isinstance(estimators, str):
-        estimators = [estimators]
-    if not isinstance(estimators, list) or not all(isinstance(e, str) for e in estimators):
-        raise TargetError(f"{path}: [tool.conformance] estimators must be a list of 'module:attr' strings")
-    return estimators
 
 
 def resolve(spec: str) -> list[Target]:
@@ -110,7 +115,7 @@ def resolve_all(specs: list[str]) -> list[Target]:
     targets = [t for spec in specs for t in resolve(spec)]
     for target in targets:
         try:
-            target.get_profile()
+            target.traits
         except Exception as exc:  # noqa: BLE001 - bad tags are a usage error of the target
             raise TargetError(f"target {target.spec or target.label!r}: {type(exc).__name__}: {exc}") from None
     return with_unique_labels(targets)
@@ -126,3 +131,26 @@ def with_unique_labels(targets: list[Target]) -> list[Target]:
             seen[target.label] = seen.get(target.label, 0) + 1
             target.label = f"{target.label}_{seen[target.label]}"
     return targets
+
+
+def targets_from_objects(objects) -> list[Target]:
+    """Targets for estimators given from Python: instances, or classes built with no arguments.
+
+    ``objects`` is one of those or a list of them; anything else raises ``TypeError`` naming it.
+    """
+    items = list(objects) if isinstance(objects, (list, tuple)) else [objects]
+    if not items:
+        raise ValueError("no estimator given: pass an estimator, an estimator class, or a list of them")
+    targets = []
+    for item in items:
+        if inspect.isclass(item) and _is_estimator(item):
+            try:
+                item = item()
+            except Exception as exc:  # noqa: BLE001 - the constructor's error, named
+                raise TypeError(f"{item.__name__}() raised {type(exc).__name__}: {exc}; pass an instance "
+                                "built with the arguments it needs") from None
+        if not _is_estimator(item) or inspect.isclass(item):
+            raise TypeError(f"{item!r} is not a scikit-learn estimator (an object with get_params and fit) "
+                            "or an estimator class")
+        targets.append(Target(type(item).__name__, item))
+    return with_unique_labels(targets)

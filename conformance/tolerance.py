@@ -204,33 +204,32 @@ def continuous_outputs(outputs: dict) -> dict:
     return floats or outputs
 
 
-def load_pyproject_overrides(path) -> dict:
-    """``[tool.conformance.tolerances]`` of the pyproject.toml at ``path`` (``{}`` when absent).
+def parse_project_tolerances(table: dict, where: str = "pyproject.toml") -> dict:
+    """``[tool.conformance.tolerances]`` as overrides (``{}`` when the table is empty).
 
     Returns ``{"*": {kind: {...}}, "ClassName": {kind: {...}}}``; bad entries raise ``ValueError``
     naming the entry.
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    with path.open("rb") as handle:
-        table = tomllib.load(handle).get("tool", {}).get("conformance", {}).get("tolerances", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: [tool.conformance.tolerances] must be a table")
     parsed: dict = {"*": {}}
     for key, value in table.items():
         if key in KNOWN_KINDS:
-            parsed["*"][key] = {**_validated(key, value, f"{path}: tolerances.{key}"), "source": PYPROJECT_SOURCE}
+            parsed["*"][key] = {**_validated(key, value, f"{where}: tolerances.{key}"), "source": PYPROJECT_SOURCE}
             continue
         if not isinstance(value, dict) or not all(k in KNOWN_KINDS for k in value):
-            raise ValueError(f"{path}: [tool.conformance.tolerances] key {key!r} is neither a comparison kind "
+            raise ValueError(f"{where}: [tool.conformance.tolerances] key {key!r} is neither a comparison kind "
                              f"({', '.join(KNOWN_KINDS)}) nor an estimator class's table of them")
-        parsed[key] = {kind: {**_validated(kind, given, f"{path}: tolerances.{key}.{kind}"),
+        parsed[key] = {kind: {**_validated(kind, given, f"{where}: tolerances.{key}.{kind}"),
                               "source": f"{PYPROJECT_SOURCE} ({key})"} for kind, given in value.items()}
     return parsed
+
+
+def load_pyproject_overrides(path) -> dict:
+    """The tolerance overrides of the ``pyproject.toml`` at ``path`` (``{}`` when it has none)."""
+    from conformance.project import read_project_config
+
+    return read_project_config([path]).tolerances() if Path(path).is_file() else {}
 
 
 def merge_overrides(class_name: str, tag_overrides: dict | None, project: dict | None) -> dict:

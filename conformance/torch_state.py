@@ -1,4 +1,5 @@
-"""The torch tensors a fitted estimator holds, and the precision they compute in.
+"""Torch objects in an estimator: which values are torch's, the tensors a fitted estimator holds,
+and the precision they compute in.
 
 Shared by every check that compares outputs: a float32 network returning float64 arrays still
 computes in float32, so its float-aware tolerances come from float32 (see
@@ -10,6 +11,29 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+
+
+def is_torch_object(value) -> bool:
+    """True for a torch module, tensor or optimizer, or a list, tuple or dict holding one.
+
+    The one test of "this value is torch's" for the whole suite: what makes an estimator
+    torch-backed, what ``__init__`` must not build, what sklearn's ``joblib.hash`` cannot judge.
+    Never imports torch: a process that has not imported it holds no torch objects.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    if isinstance(value, (torch.nn.Module, torch.Tensor, torch.optim.Optimizer)):
+        return True
+    if isinstance(value, (list, tuple, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return any(is_torch_object(item) for item in items)
+    return False
+
+
+def holds_torch_objects(estimator) -> bool:
+    """True when a parameter, nested ones included, holds a torch object (see :func:`is_torch_object`)."""
+    return any(is_torch_object(value) for value in estimator.get_params(deep=True).values())
 
 
 def torch_state(estimator) -> dict:

@@ -17,9 +17,11 @@ import pytest
 
 from conformance import devices_info
 from conformance.checks import devices
-from conformance.context import CheckContext, Target
+from conformance.context import CheckContext
+from conformance.targets import Target
 from conformance.registry import get_check, registered_checks
-from conformance.runner import ChildFailure, run_check, run_in_child
+from conformance.processes import ChildFailure, run_in_child
+from conformance.runner import run_check
 from conformance.settings import Settings
 from conformance.tolerance import tolerance_for
 from tests.conftest import verdict
@@ -102,7 +104,7 @@ class AcceleratorRegressor(estimators.DeviceTorchRegressor):
 
 def test_device_param_declared_by_tag_is_the_one_the_checks_set():
     ctx = context(AcceleratorRegressor())
-    assert ctx.profile.device_param == "accelerator"
+    assert ctx.traits.device_param == "accelerator"
     assert "device" not in AcceleratorRegressor().get_params()  # so a check setting `device` would raise
     result = verdict(AcceleratorRegressor(), "devices.device_param_honoured", profile="quick", isolation="none")
     assert result.status == "passed", result.message

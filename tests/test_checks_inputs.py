@@ -143,7 +143,7 @@ def test_failure_message_is_a_script_that_reproduces_the_failure():
 def test_failure_on_a_fitted_estimator_reproduces_from_the_ordinary_data():
     message = failed(defects.PerBatchCentringRegressor(), "inputs.batch_invariance")
     code = repro_code(message)
-    assert "make_dataset(profile_estimator(estimator), 40)" in code
+    assert "dataset_for(estimator, 40)" in code
     assert "np.testing.assert_allclose(" in code and "the 'batch' tolerance" in code
     with pytest.raises(AssertionError):
         exec(compile(code, "<repro>", "exec"), {})
@@ -199,7 +199,7 @@ def test_sample_weight_check_passes_reference_estimators_that_honour_them(name):
 
 def test_sample_weight_twin_replaces_sklearns_float64_tight_check_for_torch_estimators():
     from conformance.checks.sklearn_checks import sklearn_checks
-    from conformance.context import Target
+    from conformance.targets import Target
     from reference_estimators import TorchRegressor
 
     entries = {e.id: e for e in sklearn_checks(Target("TorchRegressor", TorchRegressor()))}

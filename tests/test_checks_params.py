@@ -130,7 +130,7 @@ def test_grid_search_check_fails_estimator_ignoring_set_params_and_passes_twin(r
 
 
 def test_fingerprint_compares_modules_by_value_not_identity():
-    from conformance.checks.params import fingerprint, fingerprint_changes
+    from conformance.checks._support.fingerprints import fingerprint, fingerprint_changes
 
     module = linear()
     assert fingerprint_changes(fingerprint(module), fingerprint(copy.deepcopy(module))) == []

@@ -61,7 +61,7 @@ def test_json_report_and_junitxml(pytester):
     (estimator,) = report["estimators"]
     assert estimator["label"] == "Ridge" and estimator["target"] == RIDGE and "alpha" in estimator["params"]
     assert {r["status"] for r in estimator["results"]} == {"passed"}
-    assert set(estimator["results"][0]) == {"check", "category", "status", "message", "duration_s"}
+    assert set(estimator["results"][0]) == {"check", "category", "status", "message", "duration_s", "warnings"}
     assert "check_fit2d_1sample" in (pytester.path / "j.xml").read_text()
 
 
@@ -196,8 +196,8 @@ def test_conformance_jobs_gives_the_same_verdicts_as_a_serial_run(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--conformance-jobs", "zero"], "--conformance-jobs must be a positive integer or 'auto', got 'zero'"),
-    (["--conformance-jobs", "2", "--conformance-isolation", "none"], "--conformance-jobs needs each check in a forked child"),
+    (["--conformance-jobs", "zero"], "--conformance-jobs: jobs must be a positive integer or 'auto', got 'zero'"),
+    (["--conformance-jobs", "2", "--conformance-isolation", "none"], "--conformance-jobs: running several checks at once (jobs > 1) needs each check in a forked child"),
 ])
 def test_bad_jobs_option_is_a_usage_error(pytester, args, message):
     result = suite(pytester, "-k", FEW, *args)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import conformance
-from conformance.context import Target
+from conformance.targets import Target
 from conformance.registry import Check
 from conformance.runner import run_check
 from conformance.settings import Settings
@@ -83,7 +83,7 @@ def test_in_process_isolation_reports_the_same_verdicts_for_ordinary_failures():
 
 
 def test_parallel_runner_keeps_order_and_contains_a_hang(tmp_path):
-    from conformance.api import Case
+    from conformance.plan import Case
     from conformance.parallel import ParallelRunner
 
     settings = Settings(timeout_s=3)
@@ -99,7 +99,7 @@ def test_parallel_runner_close_kills_checks_still_running():
     import os
     import time
 
-    from conformance.api import Case
+    from conformance.plan import Case
     from conformance.parallel import ParallelRunner
 
     sleeps = Check("hostile.sleeps", lambda ctx: time.sleep(600))

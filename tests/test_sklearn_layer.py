@@ -5,7 +5,7 @@ from sklearn.linear_model import LogisticRegression
 
 import conformance
 from conformance.checks.sklearn_checks import sklearn_checks
-from conformance.context import Target
+from conformance.targets import Target
 from tests.estimators import sklearn_traps
 from tests.estimators.hostile import WritesIntoReadOnlyMemmap
 

@@ -33,10 +33,10 @@ def cuda_available() -> bool:
 
 def known_ids(estimator) -> set[str]:
     """Every check id the suite would run on ``estimator`` (sklearn's included)."""
-    from conformance.context import Target
-    from conformance.suite import plan
+    from conformance.registry import entries_for
+    from conformance.targets import Target
 
-    return {entry.id for entry in plan(Target(type(estimator).__name__, estimator))}
+    return {entry.id for entry in entries_for(Target(type(estimator).__name__, estimator))}
 
 
 def failures_text(report) -> str:

@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance.checks.determinism import data_lines, raw_outputs, seed_globals, seed_params, tolerance_of
-from conformance.torch_state import compute_dtype, torch_state
+from conformance.checks._support.cuda import cuda_under_test, require_device_param
+from conformance.checks._support.outputs import raw_outputs, tolerance_of
+from conformance.checks._support.seeding import seed_global_rngs, seed_params
 from conformance.devices_info import cuda_unavailable_reason
 from conformance.registry import register
 from conformance.tolerance import compare_outputs, continuous_outputs
+from conformance.torch_state import compute_dtype, torch_state
 
 PREDICT_CALLS = 20
 WARMUP_CALLS = 3
@@ -66,8 +68,8 @@ def _as_array(value) -> np.ndarray:
 
 def fit_on(ctx, data, device: str, random_state: int = 0):
     """A fresh clone fitted with ``device`` (and ``random_state`` when seeded), globals seeded."""
-    params = {**seed_params(ctx, random_state), ctx.profile.device_param: device}
-    seed_globals(0, True)
+    params = {**seed_params(ctx, random_state), ctx.traits.device_param: device}
+    seed_global_rngs(0, torch_too=True)
     estimator = ctx.new(**params)
     estimator.fit(*data.fit_args())
     return estimator
@@ -91,7 +93,7 @@ def fit_run(ctx, data, device: str, random_state: int = 0) -> DeviceRun:
 
 def roundtrip_runs(ctx, data, device: str) -> list[DeviceRun]:
     """Fit on the CPU, predict; move to ``device``, predict; move back, predict."""
-    param = ctx.profile.device_param
+    param = ctx.traits.device_param
     estimator = fit_on(ctx, data, "cpu")
     runs = [observe("fit on cpu", estimator, data.X, "cpu")]
     runs.append(observe(f"moved to {device}", move(estimator, param, device), data.X, device))
@@ -230,39 +232,9 @@ def memory_growth(series: list[int], slack_bytes: int = 0) -> str | None:
     return None
 
 
-# --- which device, or why not -------------------------------------------------------------
-
-def _requested_cuda(ctx) -> str | None:
-    """The CUDA device the run selected (``"cuda"`` when devices were left to default), else skip."""
-    selected = ctx.settings.devices
-    cuda = [d for d in selected if d.split(":", 1)[0] == "cuda"]
-    if selected and not cuda:
-        ctx.skip(f"cuda is not selected (--conformance-devices {','.join(selected)})")
-    return cuda[0] if cuda else "cuda"
-
-
-def _require_device_param(ctx) -> str:
-    if ctx.profile.device_param is None:
-        ctx.skip("the estimator has no device parameter (name one with __conformance_tags__ "
-                 "{'device_param': ...}; see docs/checks/devices.md)")
-    if ctx.profile.device_param not in ctx.estimator.get_params(deep=False):
-        ctx.skip(f"the declared device parameter {ctx.profile.device_param!r} is not among get_params()")
-    return ctx.profile.device_param
-
-
-def cuda_under_test(ctx) -> str:
-    """The CUDA device to test on, or skip saying why there is none."""
-    device = _requested_cuda(ctx)
-    _require_device_param(ctx)
-    reason = cuda_unavailable_reason(device)
-    if reason:
-        ctx.skip(reason)
-    return device
-
-
 def _fail(ctx, headline: str, problems: list[str], expected: str, lines: list[str]):
     ctx.fail(f"{headline}: " + "; ".join(problems), expected=expected,
-             repro=ctx.repro(*data_lines(ctx), *lines))
+             repro=ctx.repro(*lines))
 
 
 @register("devices.device_param_honoured", applies_to=("torch",))
@@ -273,7 +245,7 @@ def device_param_honoured(ctx):
     believes a GPU is used; outputs left as (CUDA) tensors break every sklearn tool downstream.
     Runs on the CPU always and on CUDA when available and selected.
     """
-    param = _require_device_param(ctx)
+    param = require_device_param(ctx)
     selected = ctx.settings.devices or ("cpu", "cuda")
     devices = [d for d in selected if d == "cpu"]
     note = ""
@@ -311,7 +283,7 @@ def cuda_roundtrip_predicts_same(ctx):
     runs = roundtrip_runs(ctx, ctx.data(), device)
     problems = roundtrip_problems(runs, lambda kind: tolerance_of(ctx, kind, runs[0].compute))
     if problems:
-        param = ctx.profile.device_param
+        param = ctx.traits.device_param
         _fail(ctx, f"moving the fitted estimator to {device} and back changed it", problems,
               f"{tolerance_of(ctx, 'device', runs[0].compute)(np.float64).describe()} on {device}; bitwise back on cpu", [
                   f"estimator.set_params({param}='cpu').fit(X, y)",
@@ -339,7 +311,7 @@ def cuda_fit_matches_cpu_fit(ctx):
     within = tolerance_of(ctx, "device_fit", cpu.compute)
     problems = run_problems(cuda) + agreement_problems(cuda, cpu, within, continuous=True)
     if problems:
-        param = ctx.profile.device_param
+        param = ctx.traits.device_param
         _fail(ctx, f"the fit on {device} (TF32 off) disagrees with the fit on cpu", problems,
               within(np.float64).describe(), [
                   "import torch",
@@ -359,7 +331,7 @@ def cuda_deterministic_fits_bitwise(ctx):
     blocks reproducibility.
     """
     device = cuda_under_test(ctx)
-    param = ctx.profile.device_param
+    param = ctx.traits.device_param
     lines = ["import os, torch", "os.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'",
              "torch.use_deterministic_algorithms(True)",
              f"a = estimator.set_params({param}={device!r}).fit(X, y).predict(X)",
@@ -388,7 +360,7 @@ def cuda_predict_memory_stable(ctx):
     series = predict_memory_series(estimator, data.X, device)
     problem = memory_growth(series)
     if problem:
-        param = ctx.profile.device_param
+        param = ctx.traits.device_param
         _fail(ctx, f"predict on {device} leaks memory", [problem],
               f"constant torch.cuda.memory_allocated() over {PREDICT_CALLS} calls", [
                   "import torch",

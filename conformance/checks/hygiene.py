@@ -12,7 +12,7 @@ import contextlib
 import sys
 from unittest import mock
 
-from conformance.checks.params import OUTPUT_METHODS
+from conformance.checks._support.outputs import OUTPUT_METHODS
 from conformance.globalstate import GlobalState
 from conformance.registry import register
 

@@ -9,32 +9,29 @@ minimal input hypothesis shrank to as a copy-paste script, with the seed that fo
 from __future__ import annotations
 
 import copy
-import hashlib
-import pickle
-import random
 import sys
-import time
 import warnings
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky, HypothesisException
 
 from conformance import strategies as cs
-from conformance.errors import CheckError, CheckFailure
+from conformance.checks._support.outputs import output_methods
+from conformance.checks._support.search import Script, Violation, search
+from conformance.checks._support.tags import (
+    input_tag,
+    multi_class,
+    multi_output,
+    needs_y,
+    preserved_dtypes,
+    single_output,
+)
 from conformance.registry import register
 from conformance.tolerance import effective_dtype, mismatch
 from conformance.torch_state import compute_dtype
 
 SUPERVISED = ("classifier", "regressor", "transformer")
-INFERENCE_METHODS = ("predict", "predict_proba", "decision_function", "transform")
-# Shrinking refits the estimator on every candidate; past these, unseen candidates count as
-# passing, so the report shows the smallest failure found within the budget.
-SHRINK_CALLS = 80
-SHRINK_SECONDS = 20.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,152 +48,13 @@ class Limits:
 
 def limits(ctx) -> Limits:
     n = ctx.budget.n_samples
-    width = ctx.profile.input_width
+    width = ctx.traits.input_width
     widths = (width, width) if width is not None else (1, max(4, min(12, n // 12)))
     return Limits((20, max(20, n // 2)), (1, max(8, n // 4)), widths)
 
 
-def _tag(ctx, group: str, name: str, default: bool) -> bool:
-    """One boolean of the estimator's sklearn tags, e.g. ``_tag(ctx, "input_tags", "allow_nan")``."""
-    tags = getattr(ctx.profile.sklearn_tags, group, None)
-    return bool(getattr(tags, name, default)) if tags is not None else default
-
-
-def _input_tag(ctx, name: str) -> bool:
-    return _tag(ctx, "input_tags", name, False)
-
-
-def _multi_class(ctx) -> bool:
-    return _tag(ctx, "classifier_tags", "multi_class", True)
-
-
-def _multi_output(ctx) -> bool:
-    return _tag(ctx, "target_tags", "multi_output", False)
-
-
-def _single_output(ctx) -> bool:
-    return _tag(ctx, "target_tags", "single_output", True)
-
-
-def _needs_y(ctx) -> bool:
-    return not ctx.profile.is_transformer or _tag(ctx, "target_tags", "required", False)
-
-
-def _preserved_dtypes(ctx) -> list:
-    tags = getattr(ctx.profile.sklearn_tags, "transformer_tags", None)
-    return list(getattr(tags, "preserves_dtype", []) or []) if tags is not None else []
-
-
 def inference_methods(estimator) -> list[str]:
-    return [m for m in INFERENCE_METHODS if hasattr(estimator, m)]
-
-
-class Script:
-    """The lines a property ran, in order: the reproduction of whatever it raised."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def add(self, *lines: str) -> None:
-        self.lines.extend(lines)
-
-
-class Violation(Exception):
-    """A property's rule was broken (as opposed to the estimator raising by itself)."""
-
-    def __init__(self, message: str, observed=None, expected=None):
-        super().__init__(message)
-        self.message, self.observed, self.expected = message, observed, expected
-
-
-def hypothesis_seed(ctx) -> tuple[object, str]:
-    """The seed of this check's search and a sentence saying where it came from."""
-    from hypothesis import core
-
-    forced = getattr(core, "global_force_seed", None)
-    profile = ctx.settings.profile
-    if forced is not None:
-        return forced, f"hypothesis seed {forced!r} (from --hypothesis-seed)"
-    if ctx.budget.derandomize:
-        value = zlib.crc32(ctx.check_id.encode())
-        return value, (f"hypothesis seed {value} (fixed: the '{profile}' profile is derandomized; "
-                       f"--hypothesis-seed={value} replays the same search)")
-    value = random.SystemRandom().getrandbits(32)
-    return value, (f"hypothesis seed {value} (random in the '{profile}' profile; "
-                   f"replay with --hypothesis-seed={value})")
-
-
-def search(ctx, strategy, prop, *, examples=()) -> None:
-    """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
-
-    ``prop`` raises :class:`Violation` when the rule is broken; any other exception is the
-    estimator raising on valid input, also reported with the minimal input. ``examples`` are
-    run first, on every profile.
-    """
-    seed_value, seed_text = hypothesis_seed(ctx)
-    seen: dict[bytes, tuple] = {}
-    state = {"first_failure": None, "extra": 0}
-    last: list = [None]
-
-    def test(value):
-        key = hashlib.sha1(pickle.dumps(value)).digest()
-        if key in seen:
-            last[0] = seen[key]
-            if seen[key][0] is not None:
-                raise seen[key][0]
-            return
-        started = state["first_failure"]
-        if started is not None:
-            state["extra"] += 1
-            if state["extra"] > SHRINK_CALLS or time.monotonic() - started > SHRINK_SECONDS:
-                return
-        script = Script()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                prop(value, script)
-        except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
-            seen[key] = last[0] = (exc, script.lines)
-            if state["first_failure"] is None:
-                state["first_failure"] = time.monotonic()
-            raise
-        seen[key] = last[0] = (None, script.lines)
-
-    derandomize = bool(ctx.budget.derandomize)
-    options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
-                   deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                   phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
-    if derandomize:
-        options["database"] = None
-    wrapped = given(strategy)(test)
-    for value in reversed(examples):
-        wrapped = example(value)(wrapped)
-    wrapped = seed(seed_value)(settings(**options)(wrapped))
-    try:
-        wrapped()
-    except Flaky as exc:
-        ctx.fail(f"the same input passed once and failed once: the estimator is not deterministic ({exc})",
-                 repro=ctx.repro("import numpy as np", *(last[0][1] if last[0] else [])))
-    except HypothesisException as exc:
-        raise CheckError(f"the check's hypothesis search broke: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001
-        lines = last[0][1] if last[0] is not None and last[0][0] is exc else []
-        _report(ctx, exc, lines, seed_text)
-
-
-def _report(ctx, exc, lines, seed_text) -> None:
-    if isinstance(exc, CheckFailure):
-        raise exc
-    repro = ctx.repro("import numpy as np", *lines, f"# minimal input found by {seed_text}")
-    if isinstance(exc, Violation):
-        ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
-    text = (str(exc).strip().splitlines() or [""])[0]
-    expected = "the call succeeds"
-    if ctx.profile.input_width is None:
-        expected += (" (an estimator that only takes a fixed number of features declares it: "
-                     "__conformance_tags__ returning {'input_width': N})")
-    ctx.fail(f"raised {type(exc).__name__} on valid input: {text}",
-             observed=f"{type(exc).__name__}: {text}", expected=expected, repro=repro)
+    return output_methods(estimator)
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,13 +62,13 @@ def _report(ctx, exc, lines, seed_text) -> None:
 
 def fit_y(ctx, n_samples: int, draw, classes=None):
     """A target for fitting ``n_samples`` rows (None for an unsupervised transformer)."""
-    if not _needs_y(ctx):
+    if not needs_y(ctx.traits):
         return None
-    if ctx.profile.is_classifier or ctx.profile.is_transformer:  # supervised transformers select on labels
+    if ctx.traits.is_classifier or ctx.traits.is_transformer:  # supervised transformers select on labels
         if classes is None:
-            classes = np.arange(3 if _multi_class(ctx) else 2)
+            classes = np.arange(3 if multi_class(ctx.traits) else 2)
         return draw(cs.classification_targets(n_samples=n_samples, classes=classes))
-    n_outputs = 2 if not _single_output(ctx) else 1
+    n_outputs = 2 if not single_output(ctx.traits) else 1
     return draw(cs.regression_targets(n_samples=n_samples, n_outputs=n_outputs))
 
 
@@ -224,14 +82,12 @@ def y_code(y) -> list[str]:
 
 def ordinary_fit_code(ctx) -> list[str]:
     """Lines refitting the estimator on the suite's ordinary data, as ``ctx.fitted()`` did."""
-    return ["from conformance.data import make_dataset",
-            "from conformance.profile import profile_estimator",
-            f"data = make_dataset(profile_estimator(estimator), {ctx.budget.n_samples})",
-            "estimator.fit(*data.fit_args())"]
+    return ["from conformance.data import dataset_for",
+            f"estimator.fit(*dataset_for(estimator, {ctx.budget.n_samples}).fit_args())"]
 
 
 def fitted_width(ctx, estimator) -> int:
-    return int(getattr(estimator, "n_features_in_", ctx.profile.n_features))
+    return int(getattr(estimator, "n_features_in_", ctx.traits.n_features))
 
 
 def predict_matrices(ctx, n_features: int, min_rows: int = 1, dtypes=("float64", "float32")):
@@ -239,7 +95,7 @@ def predict_matrices(ctx, n_features: int, min_rows: int = 1, dtypes=("float64",
     lo, hi = limits(ctx).predict_rows
     return cs.feature_inputs(n_rows=(max(lo, min_rows), max(hi, min_rows)), n_features=n_features,
                              dtypes=dtypes, layouts_=("C",), containers_=("ndarray",),
-                             positive=_input_tag(ctx, "positive_only"))
+                             positive=input_tag(ctx.traits, "positive_only"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,7 +181,7 @@ def valid_dtypes_and_layouts(ctx):
     of converting as every sklearn estimator does.
     """
     lim = limits(ctx)
-    positive = _input_tag(ctx, "positive_only")
+    positive = input_tag(ctx.traits, "positive_only")
 
     @st.composite
     def cases(draw):
@@ -377,7 +233,7 @@ def _predict_problems(ctx, estimator, out, n_rows, y) -> list[str]:
     expected_shape = (n_rows,) if y is None or np.ndim(y) == 1 else (n_rows, *np.shape(y)[1:])
     if out.shape != expected_shape:
         problems.append(f"predict returned shape {out.shape} for {n_rows} row(s); expected {expected_shape}")
-    if not ctx.profile.is_classifier:
+    if not ctx.traits.is_classifier:
         if out.dtype.kind != "f":
             problems.append(f"predict returned dtype {out.dtype}; a regressor returns floats")
         return problems
@@ -412,7 +268,7 @@ def _transform_problems(ctx, out, n_rows, X_dtype) -> list[str]:
     expected = _transform_dtype(ctx, X_dtype)
     if expected is not None and out.dtype != expected:
         problems.append(f"transform returned {out.dtype} for {np.dtype(X_dtype).name} input; the "
-                        f"transformer's tags (preserves_dtype={_preserved_dtypes(ctx)}) promise {expected}")
+                        f"transformer's tags (preserves_dtype={preserved_dtypes(ctx.traits)}) promise {expected}")
     elif out.dtype.kind not in "fiub":
         problems.append(f"transform returned dtype {out.dtype}; expected a numeric dtype")
     return problems
@@ -422,7 +278,7 @@ def _transform_dtype(ctx, X_dtype):
     if X_dtype is None:
         return None
     name = np.dtype(X_dtype).name
-    return np.dtype(name) if name in _preserved_dtypes(ctx) else None
+    return np.dtype(name) if name in preserved_dtypes(ctx.traits) else None
 
 
 @register("inputs.output_contract", applies_to=SUPERVISED)
@@ -435,19 +291,19 @@ def output_contract(ctx):
     ``(n, 1)`` column, a scalar for one row or a label index in place of the label breaks them.
     """
     lim = limits(ctx)
-    positive = _input_tag(ctx, "positive_only")
-    n_classes = (2, 5) if _multi_class(ctx) else (2, 2)
+    positive = input_tag(ctx.traits, "positive_only")
+    n_classes = (2, 5) if multi_class(ctx.traits) else (2, 2)
     float_dtypes = ("float64", "float32")
 
     @st.composite
     def cases(draw):
         width = draw(st.integers(*lim.widths))
-        dtype = draw(st.sampled_from(float_dtypes)) if ctx.profile.is_transformer else "float64"
+        dtype = draw(st.sampled_from(float_dtypes)) if ctx.traits.is_transformer else "float64"
         X = draw(cs.feature_inputs(n_rows=lim.fit_rows, n_features=width, dtypes=(dtype,), layouts_=("C",),
                                    containers_=("ndarray",), positive=positive))
-        classes = draw(cs.class_labels(n_classes=n_classes)) if ctx.profile.is_classifier else None
+        classes = draw(cs.class_labels(n_classes=n_classes)) if ctx.traits.is_classifier else None
         y = fit_y(ctx, X.shape[0], draw, classes)
-        if ctx.profile.is_regressor and _multi_output(ctx) and y.ndim == 1 and draw(st.booleans()):
+        if ctx.traits.is_regressor and multi_output(ctx.traits) and y.ndim == 1 and draw(st.booleans()):
             y = np.column_stack([y, draw(cs.regression_targets(n_samples=X.shape[0]))])
         X_test = draw(cs.feature_inputs(n_rows=lim.predict_rows, n_features=width, dtypes=(dtype,),
                                         layouts_=("C",), containers_=("ndarray",), positive=positive))
@@ -468,7 +324,7 @@ def output_contract(ctx):
                     script.add("print(type(out), getattr(out, 'shape', None), getattr(out, 'dtype', None))")
                     raise Violation("; ".join(problems), observed=_describe_output(out),
                                     expected=f"a numpy array answering {method} for {len(rows)} row(s)")
-        if ctx.profile.is_transformer:
+        if ctx.traits.is_transformer:
             widths = {np.shape(estimator.transform(X_test.array[:n]))[1] for n in (1, len(X_test.array))}
             if len(widths) > 1:
                 raise Violation(f"transform's output width depends on the number of rows: {sorted(widths)}")
@@ -497,7 +353,7 @@ def float64_precision(ctx):
     casts before centring and scaling in float64 silently learns nothing from such data (time
     stamps, coordinates, prices with a large offset), while every float64 estimator is fine.
     """
-    if not ctx.profile.torch:
+    if not ctx.traits.torch:
         ctx.skip("applies to torch-backed estimators only: the rule is about casting float64 input to a "
                  "float32 module, and some estimators legitimately compute in float32 or leave input "
                  "scaling to the user (sklearn's trees and MLPs), which a 1e8 offset would fail")
@@ -520,10 +376,9 @@ def float64_precision(ctx):
                  "precision is lost (a cast to float32 before centring?)",
                  observed=f"score {scores['offset']:.3f} with the offset",
                  expected=f"at least {scores['centred'] - PRECISION_MARGIN:.3f} (centred score - {PRECISION_MARGIN})",
-                 repro=ctx.repro("from conformance.data import make_dataset",
-                                 "from conformance.profile import profile_estimator",
-                                 f"data = make_dataset(profile_estimator(estimator), {n})",
-                                 f"X, y = data.X + {PRECISION_OFFSET:g}, data.y",
+                 repro=ctx.repro("from conformance.data import dataset_for",
+                                 f"X, y = dataset_for(estimator, {n}).xy",
+                                 f"X = X + {PRECISION_OFFSET:g}",
                                  f"estimator.fit(X[:{split}], y[:{split}])",
                                  f"print(estimator.score(X[{split}:], y[{split}:]))"
                                  f"  # the same without the offset: {scores['centred']:.3f}"))
@@ -554,13 +409,13 @@ def _changed(before, after) -> str | None:
 
 def _calls(ctx, estimator):
     """(method, takes_y) of every method that receives X, in the order a user calls them."""
-    calls = [("fit", _needs_y(ctx))]
+    calls = [("fit", needs_y(ctx.traits))]
     if hasattr(estimator, "fit_transform"):
-        calls.append(("fit_transform", _needs_y(ctx)))
+        calls.append(("fit_transform", needs_y(ctx.traits)))
     calls += [(m, False) for m in inference_methods(estimator)]
     if hasattr(estimator, "predict_log_proba"):
         calls.append(("predict_log_proba", False))
-    if hasattr(estimator, "score") and not ctx.profile.is_transformer:
+    if hasattr(estimator, "score") and not ctx.traits.is_transformer:
         calls.append(("score", True))
     return calls
 
@@ -574,8 +429,8 @@ def input_not_mutated(ctx):
     files, joblib's shared arrays) must work, which in-place arithmetic also breaks.
     """
     lim = limits(ctx)
-    positive = _input_tag(ctx, "positive_only")
-    width = ctx.profile.n_features
+    positive = input_tag(ctx.traits, "positive_only")
+    width = ctx.traits.n_features
 
     @st.composite
     def cases(draw):
@@ -588,7 +443,7 @@ def input_not_mutated(ctx):
     # Always tried: float64 C-ordered arrays are the ones validate_data passes through uncopied.
     data = ctx.data(n_samples=lim.fit_rows[0])
     X0 = np.ascontiguousarray(np.abs(data.X) if positive else data.X)
-    y0 = data.y if _needs_y(ctx) else None
+    y0 = data.y if needs_y(ctx.traits) else None
     fixed = [(cs.FeatureInput(X0, layout), y0) for layout in ("C", "readonly")]
 
     def prop(case, script):
@@ -648,7 +503,7 @@ def invalid_cases(ctx) -> list[InvalidCase]:
     """The invalid inputs this estimator must reject, given its tags."""
     cases = []
     both = ("fit", "predict")
-    if not _input_tag(ctx, "allow_nan"):
+    if not input_tag(ctx.traits, "allow_nan"):
         cases += [InvalidCase("NaN in X", when, lambda X, y: (_with(X, np.nan), y),
                               "X[0, 0] = np.nan", ("nan",)) for when in both]
     cases += [InvalidCase("infinity in X", when, lambda X, y: (_with(X, np.inf), y),
@@ -663,7 +518,7 @@ def invalid_cases(ctx) -> list[InvalidCase]:
                           "X = np.stack([X, X], axis=2)", dims + ("3",)) for when in both]
     cases += [InvalidCase("complex numbers in X", when, lambda X, y: (X + 1j, y), "X = X + 1j", ("complex",))
               for when in both]
-    if not _input_tag(ctx, "string"):
+    if not input_tag(ctx.traits, "string"):
         strings = ("string", "convert", "numeric")
         cases += [InvalidCase("strings in X", when, lambda X, y: (np.char.add("v", X.astype(str)), y),
                               'X = np.char.add("v", X.astype(str))', strings)
@@ -671,12 +526,12 @@ def invalid_cases(ctx) -> list[InvalidCase]:
         cases += [InvalidCase("a string among numbers (object X)", when,
                               lambda X, y: (_with(X.astype(object), "a"), y),
                               "X = X.astype(object)\nX[0, 0] = 'a'", strings) for when in both]
-    if not _input_tag(ctx, "sparse"):
+    if not input_tag(ctx.traits, "sparse"):
         cases += [InvalidCase("a scipy.sparse matrix (the estimator's tags say sparse is unsupported)", when,
                               lambda X, y: (_sparse(X), y),
                               "import scipy.sparse\nX = scipy.sparse.csr_matrix(X)", ("sparse", "dense"))
                   for when in both]
-    width = ctx.profile.n_features
+    width = ctx.traits.n_features
     cases.append(InvalidCase(f"{width + 1} features where the estimator was fit on {width}", "predict",
                              lambda X, y: (np.hstack([X, X[:, :1]]), y), "X = np.hstack([X, X[:, :1]])",
                              ("feature",)))
@@ -703,9 +558,9 @@ def invalid_input_errors(ctx):
     deep inside the network, not the input.
     """
     data = ctx.data(n_samples=20)
-    positive = _input_tag(ctx, "positive_only")
+    positive = input_tag(ctx.traits, "positive_only")
     X0 = np.abs(data.X) if positive else data.X
-    y0 = data.y if _needs_y(ctx) else None
+    y0 = data.y if needs_y(ctx.traits) else None
     fitted, _ = ctx.fitted()
     problems = []
     for case in invalid_cases(ctx):
@@ -720,11 +575,9 @@ def invalid_input_errors(ctx):
     if not problems:
         return
     case, method, problem = problems[0]
-    setup = (["from conformance.data import make_dataset", "from conformance.profile import profile_estimator",
-              "data = make_dataset(profile_estimator(estimator), 20)",
-              "X, y = data.X, data.y" if not positive else "X, y = np.abs(data.X), data.y"]
-             + ([] if method == "fit" else [f"estimator.fit(*make_dataset(profile_estimator(estimator), "
-                                            f"{ctx.budget.n_samples}).fit_args())"]))
+    setup = (["from conformance.data import dataset_for", "X, y = dataset_for(estimator, 20).xy"]
+             + (["X = np.abs(X)"] if positive else [])
+             + ([] if method == "fit" else [f"estimator.fit(*dataset_for(estimator, {ctx.budget.n_samples}).fit_args())"]))
     call = f"estimator.{method}(X{', y' if method == 'fit' and y0 is not None else ''})"
     more = f" ({len(problems)} problems in all, listed under observed)" if len(problems) > 1 else ""
     ctx.fail(f"{method} on {case.name}: {problem}{more}",
@@ -897,12 +750,12 @@ def sample_weight_equivalence(ctx):
     data = ctx.data(n_samples=30, seed=7)
     rng = np.random.default_rng(7)
     weights = rng.integers(0, 4, size=len(data.X))
-    if ctx.profile.is_classifier:  # every class keeps a row, so both fits see the same classes
+    if ctx.traits.is_classifier:  # every class keeps a row, so both fits see the same classes
         for label in np.unique(data.y):
             weights[np.flatnonzero(data.y == label)[0]] = max(1, weights[np.flatnonzero(data.y == label)[0]])
     X_repeated, y_repeated = np.repeat(data.X, weights, axis=0), np.repeat(data.y, weights, axis=0)
     X_weighted, y_weighted, w_shuffled = shuffle(data.X, data.y, weights, random_state=0)
-    seed = {"random_state": 0} if "seeded" in ctx.profile.kinds else {}
+    seed = {"random_state": 0} if "seeded" in ctx.traits.kinds else {}
     repeated = ctx.new(**seed).fit(X_repeated, y_repeated)
     weighted = ctx.new(**seed).fit(X_weighted, y_weighted, sample_weight=w_shuffled)
     repro = ctx.repro(

@@ -10,248 +10,31 @@ differs between identical copies of a tensor or module; the comparisons here loo
 from __future__ import annotations
 
 import copy
-import enum
-import functools
-import inspect
-import pickle
-import random
 import sys
-import types
 from contextlib import ExitStack
 from unittest import mock
 
 import numpy as np
 
-from conformance.context import changed_params
+from conformance.checks._support.fingerprints import (
+    Leaf,
+    fingerprint_changes,
+    params_fingerprint,
+    shared_state,
+    short_repr,
+)
+from conformance.checks._support.outputs import assert_same_outputs, outputs, same_outputs
+from conformance.checks._support.seeding import seed_global_rngs, seed_params, seeded_fit
 from conformance.registry import register
-
-OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform")
+from conformance.repro import changed_params, params_text
+from conformance.torch_state import is_torch_object
 # Parameters that never change what a fit computes (or that the checks set themselves).
 INERT_PARAMS = frozenset({"random_state", "verbose", "n_jobs", "copy", "copy_X", "warm_start",
                           "device", "compile", "use_caching", "memory"})
 _LOADERS = ("torch.load", "torch.jit.load", "torch.hub.load", "torch.hub.load_state_dict_from_url")
 
 
-# --- shared plumbing: outputs, seeded fits, torch-aware fingerprints -------------------------
-
-def outputs(estimator, X) -> dict:
-    """``{method: array}`` for every output method the fitted estimator offers."""
-    return {name: np.asarray(getattr(estimator, name)(X)) for name in OUTPUT_METHODS
-            if hasattr(estimator, name)}
-
-
-def assert_same_outputs(ctx, observed: dict, expected: dict, what: str, repro: str | None = None):
-    """Fail unless both estimators offer the same methods and they agree bitwise."""
-    if sorted(observed) != sorted(expected):
-        ctx.fail(f"{what}: the output methods differ", observed=sorted(observed),
-                 expected=sorted(expected), repro=repro)
-    for name in expected:
-        ctx.assert_close(observed[name], expected[name], "bitwise", f"{what}: {name}", repro)
-
-
-def seed_global_rngs(seed: int = 0) -> None:
-    """Seed the process-wide RNGs so estimators that draw from them fit reproducibly."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-
-
-def seeded_fit(estimator, dataset):
-    """``estimator.fit`` on ``dataset`` from seeded global RNGs (checks here are not about RNGs)."""
-    seed_global_rngs()
-    return estimator.fit(*dataset.fit_args())
-
-
-def reproducible_params(estimator) -> dict:
-    """``random_state=0`` when the estimator has one left at ``None`` (two fits must agree)."""
-    params = estimator.get_params(deep=False)
-    return {"random_state": 0} if "random_state" in params and params["random_state"] is None else {}
-
-
-class Leaf:
-    """A fingerprint's leaf: a value with how to compare it and how to show it."""
-
-    def __init__(self, kind: str, value, shown: str):
-        self.kind, self.value, self.shown = kind, value, shown
-
-    def same(self, other: "Leaf") -> bool:
-        if self.kind != other.kind:
-            return False
-        if self.kind == "tensor":
-            a, b = self.value, other.value
-            both_nan = a.isnan() & b.isnan() if a.is_floating_point() else a != a
-            return bool(((a == b) | both_nan).all())
-        if self.kind == "ndarray":
-            return np.array_equal(self.value, other.value, equal_nan=self.value.dtype.kind in "fc")
-        if self.kind == "identity":
-            return self.value is other.value
-        if self.kind == "value":
-            a, b = self.value, other.value
-            if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-                return True
-            try:
-                return bool(a == b)
-            except Exception:  # noqa: BLE001 - an == that raises says "not equal"
-                return False
-        return self.value == other.value  # pickle bytes
-
-
-def fingerprint(value):
-    """A tree of :class:`Leaf` values standing for ``value`` as it is now, torch-aware.
-
-    Modules by type and ``state_dict`` tensors; tensors by dtype, shape, device and values;
-    estimators by type and ``get_params`` (recursively); arrays by dtype, shape and values;
-    classes and functions by identity; other objects by ``==`` when they define it, else by
-    their pickle bytes. Taking a fingerprint copies what it needs, so it survives mutation.
-    Keys starting with ``#`` describe the object itself; the others extend its path.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.nn.Module):
-        return {"#type": _type_leaf(value),
-                **{f"[{k!r}]": fingerprint(t) for k, t in value.state_dict().items()}}
-    if torch is not None and isinstance(value, torch.Tensor):
-        shown = f"tensor(dtype={value.dtype}, shape={tuple(value.shape)}, device={value.device})"
-        return {"#meta": Leaf("value", (str(value.dtype), tuple(value.shape), str(value.device)), shown),
-                "#values": Leaf("tensor", value.detach().cpu().clone(), shown)}
-    if isinstance(value, np.ndarray):
-        shown = f"array(dtype={value.dtype}, shape={value.shape})"
-        return {"#meta": Leaf("value", (value.dtype.str, value.shape), shown),
-                "#values": Leaf("ndarray", value.copy(), shown)}
-    if hasattr(value, "get_params") and not inspect.isclass(value):
-        return {"#type": _type_leaf(value),
-                **{f"__{k}": fingerprint(v) for k, v in value.get_params(deep=False).items()}}
-    if type(value) in (list, tuple):
-        return {"#type": _type_leaf(value), "#len": Leaf("value", len(value), f"length {len(value)}"),
-                **{f"[{i}]": fingerprint(v) for i, v in enumerate(value)}}
-    if type(value) is dict:
-        keys = list(map(repr, value))
-        return {"#type": _type_leaf(value), "#keys": Leaf("value", keys, f"keys {keys}"),
-                **{f"[{k!r}]": fingerprint(v) for k, v in value.items()}}
-    return _leaf(value)
-
-
-def _type_leaf(value) -> Leaf:
-    return Leaf("identity", type(value), type(value).__qualname__)
-
-
-def _leaf(value) -> Leaf:
-    shown = _short_repr(value)
-    if inspect.isclass(value) or inspect.ismodule(value) or isinstance(value, _FUNCTION_TYPES):
-        return Leaf("identity", value, shown)
-    if type(value).__eq__ is not object.__eq__:
-        try:
-            twin = copy.deepcopy(value)
-            if isinstance(value == twin, (bool, np.bool_)):
-                return Leaf("value", twin, shown)
-        except Exception:  # noqa: BLE001 - fall through to pickle bytes
-            pass
-    try:
-        return Leaf("pickle", pickle.dumps(value), shown)
-    except Exception:  # noqa: BLE001 - unpicklable: all we can tell is whether it was replaced
-        return Leaf("identity", value, shown)
-
-
-_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                   types.BuiltinMethodType, functools.partial)
-
-
-def _short_repr(value, limit: int = 80) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def fingerprint_changes(before, after, path: str = "") -> list[str]:
-    """``path: before -> after`` for every place where two fingerprints differ."""
-    if isinstance(before, Leaf) and isinstance(after, Leaf):
-        if before.same(after):
-            return []
-        shown = after.shown if after.shown != before.shown else after.shown + " with other values"
-        return [f"{path or '<value>'}: {before.shown} -> {shown}"]
-    if isinstance(before, Leaf) or isinstance(after, Leaf):
-        return [f"{path or '<value>'}: replaced by an object of another kind"]
-    changes = []
-    for key in list(before) + [k for k in after if k not in before]:
-        sub = path if key.startswith("#") else path + key
-        if key not in before or key not in after:
-            changes.append(f"{sub}: {'added' if key not in before else 'removed'}")
-            continue
-        found = fingerprint_changes(before[key], after[key], sub)
-        if found and key in ("#type", "#meta", "#len", "#keys"):
-            return changes + found  # the object was replaced: the rest is noise
-        changes.extend(found)
-    return changes
-
-
-def params_fingerprint(estimator) -> dict:
-    return {name: fingerprint(value) for name, value in estimator.get_params(deep=False).items()}
-
-
-def is_immutable(value) -> bool:
-    """True for values that can be shared safely: scalars, strings, classes, functions, dtypes."""
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, range, slice,
-                                           np.generic, enum.Enum, type(Ellipsis))):
-        return True
-    if inspect.isclass(value) or inspect.ismodule(value) or isinstance(value, _FUNCTION_TYPES[:4]):
-        return True
-    if isinstance(value, (tuple, frozenset)):
-        return all(is_immutable(v) for v in value)
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, (torch.dtype, torch.device))
-
-
-def mutable_objects(value, path: str, seen: dict | None = None) -> dict:
-    """``{key: path}`` of every mutable object reachable from ``value``, keyed by identity.
-
-    Tensors (module parameters and buffers included) are keyed by their storage, so two
-    tensors sharing memory count as one object; arrays by the buffer they view.
-    """
-    seen = {} if seen is None else seen
-    if is_immutable(value) and not isinstance(value, tuple):
-        return seen
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        if value.numel():
-            seen.setdefault(("storage", value.untyped_storage().data_ptr()), path)
-        return seen
-    if isinstance(value, np.ndarray):
-        root = value
-        while isinstance(root, np.ndarray) and root.base is not None:
-            root = root.base
-        if value.size:
-            seen.setdefault(("object", id(root)), path)
-        return seen
-    if not isinstance(value, tuple):
-        key = ("object", id(value))
-        if key in seen:
-            return seen
-        seen[key] = path
-    if torch is not None and isinstance(value, torch.nn.Module):
-        for name, tensor in value.state_dict(keep_vars=True).items():
-            mutable_objects(tensor, f"{path}.{name}", seen)
-        return seen
-    if isinstance(value, (list, tuple, set, frozenset)):
-        for i, item in enumerate(value):
-            mutable_objects(item, f"{path}[{i}]", seen)
-    elif isinstance(value, dict):
-        for k, item in value.items():
-            mutable_objects(item, f"{path}[{k!r}]", seen)
-    elif hasattr(value, "__dict__") and not inspect.isclass(value):
-        for k, item in vars(value).items():
-            mutable_objects(item, f"{path}.{k}", seen)
-    return seen
-
-
-def shared_state(first, second, first_name: str, second_name: str) -> list[str]:
-    """Paths of mutable objects reachable from both ``first`` and ``second``."""
-    mine = mutable_objects(first, first_name)
-    theirs = mutable_objects(second, second_name)
-    return [f"{theirs[key]} is {mine[key]}" for key in theirs if key in mine]
-
+# --- values to try: parameters worth changing, and how to change them ------------------------
 
 def changed_value(value):
     """A different value of the same type that stays valid for most parameters, or None."""
@@ -282,10 +65,6 @@ def constructed(estimator, **changes):
     return type(estimator)(**params)
 
 
-def _repr_params(params: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items())
-
-
 # --- checks -------------------------------------------------------------------------------
 
 @register("params.init_stores_arguments_only", applies_to=("any",))
@@ -307,7 +86,7 @@ def init_stores_arguments_only(ctx):
         names = sorted(set(activity.tensor_calls))
         problems.append(f"allocated tensors ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
     problems += [f"built self.{name}" for name, value in vars(instance).items()
-                 if _is_torch_object(value) and not (name in params and params[name] is value)]
+                 if is_torch_object(value) and not (name in params and params[name] is value)]
     for name, value in params.items():
         if getattr(instance, name, _MISSING) is not value:
             problems.append(f"stored {name} as something other than the object given")
@@ -322,18 +101,6 @@ def init_stores_arguments_only(ctx):
 
 
 _MISSING = object()
-
-
-def _is_torch_object(value) -> bool:
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return False
-    if isinstance(value, (torch.nn.Module, torch.Tensor, torch.optim.Optimizer)):
-        return True
-    if isinstance(value, (list, tuple, dict)):
-        items = value.values() if isinstance(value, dict) else value
-        return any(_is_torch_object(v) for v in items)
-    return False
 
 
 class _TorchActivity:
@@ -528,17 +295,17 @@ def _set_and_read_back(estimator, name: str, value) -> str | None:
     try:
         estimator.set_params(**{name: value})
     except Exception as exc:  # noqa: BLE001 - the estimator's refusal is the finding
-        return f"set_params({name}={_short_repr(value)}) raised {type(exc).__name__}: {exc}"
+        return f"set_params({name}={short_repr(value)}) raised {type(exc).__name__}: {exc}"
     reported = estimator.get_params(deep=True)
     if name not in reported:
         return f"after set_params({name}=...), get_params(deep=True) no longer lists {name}"
     if not _is_or_equals(reported[name], value):
-        return f"set_params({name}={_short_repr(value)}) but get_params reports {_short_repr(reported[name])}"
+        return f"set_params({name}={short_repr(value)}) but get_params reports {short_repr(reported[name])}"
     owner, _, leaf = name.rpartition("__")
     if owner and owner in reported and hasattr(reported[owner], "get_params"):
         nested = reported[owner].get_params(deep=False).get(leaf, _MISSING)
         if not _is_or_equals(nested, value):
-            return f"set_params({name}=...) did not reach {owner}, whose {leaf} is {_short_repr(nested)}"
+            return f"set_params({name}=...) did not reach {owner}, whose {leaf} is {short_repr(nested)}"
     return None
 
 
@@ -554,7 +321,7 @@ def set_params_acts_like_constructor(ctx):
     ``lr`` in ``__init__`` and trains with the copy ignores every value a search tries, and the
     search reports the default's score for each candidate without any error.
     """
-    base = ctx.new(**reproducible_params(ctx.estimator))
+    base = ctx.new(**seed_params(ctx))
     data = ctx.data()
     reference = outputs(seeded_fit(constructed(base), data), data.X)
     tried = []
@@ -565,13 +332,13 @@ def set_params_acts_like_constructor(ctx):
         except Exception:  # noqa: BLE001 - the changed value is not valid here: try another
             tried.append(f"{name}={new!r} (invalid)")
             continue
-        if _same(by_constructor, reference):
+        if same_outputs(by_constructor, reference):
             tried.append(f"{name}={new!r} (no effect)")
             continue
-        by_set_params = outputs(seeded_fit(ctx.new(**reproducible_params(ctx.estimator), **{name: new}), data), data.X)
-        if not _same(by_set_params, by_constructor):
+        by_set_params = outputs(seeded_fit(ctx.new(**seed_params(ctx), **{name: new}), data), data.X)
+        if not same_outputs(by_set_params, by_constructor):
             again = outputs(seeded_fit(constructed(base, **{name: new}), data), data.X)
-            if not _same(again, by_constructor):
+            if not same_outputs(again, by_constructor):
                 ctx.skip(f"two identical fits with {name}={new!r} disagree, so set_params cannot be "
                          "compared with the constructor (see the determinism checks)")
             assert_same_outputs(ctx, by_set_params, by_constructor,
@@ -592,11 +359,6 @@ def scoring_for(estimator):
 
 def mean_output_score(estimator, X, y=None) -> float:
     return float(np.mean(next(iter(outputs(estimator, X).values()))))
-
-
-def _same(first: dict, second: dict) -> bool:
-    return sorted(first) == sorted(second) and all(
-        np.array_equal(first[k], second[k], equal_nan=first[k].dtype.kind in "fc") for k in first)
 
 
 @register("params.works_in_pipeline_and_cross_val_score", applies_to=("any",))
@@ -636,7 +398,7 @@ def grid_search_parallel(ctx):
     """
     from sklearn.model_selection import GridSearchCV
 
-    base = ctx.new(**reproducible_params(ctx.estimator))
+    base = ctx.new(**seed_params(ctx))
     names = tunable_params(base)
     if not names:
         ctx.skip("no numeric or boolean parameter to search over")
@@ -659,9 +421,9 @@ def grid_search_parallel(ctx):
         ctx.fail(f"best_estimator_ has {name}={reported!r}", expected=f"{name}={best!r} (best_params_)", repro=repro)
     expected = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
     observed = outputs(search.best_estimator_, data.X)
-    if not _same(observed, expected):
+    if not same_outputs(observed, expected):
         again = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
-        if not _same(again, expected):
+        if not same_outputs(again, expected):
             return f"refit not compared: two identical fits with {name}={best!r} disagree"
         assert_same_outputs(ctx, observed, expected,
                             f"the refit best_estimator_ does not act like {name}={best!r} given to the constructor", repro)

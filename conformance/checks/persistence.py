@@ -18,14 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from conformance.checks.params import (
-    assert_same_outputs,
-    fingerprint_changes,
-    outputs,
-    params_fingerprint,
-    reproducible_params,
-    seeded_fit,
-)
+from conformance.checks._support.cuda import cuda_under_test
+from conformance.checks._support.fingerprints import fingerprint_changes, params_fingerprint
+from conformance.checks._support.fresh_fit import fresh_fit
+from conformance.checks._support.outputs import assert_same_outputs, outputs
+from conformance.checks._support.seeding import seed_params, seeded_fit
 from conformance.fresh import run_python
 from conformance.registry import register
 
@@ -51,16 +48,6 @@ except Exception as first:
 np.savez(result, **produced)
 print("NOTE:" + note)
 """
-
-
-def fresh_fit(ctx):
-    """``(estimator, dataset)`` fitted here, never through a pickle.
-
-    Not :meth:`ctx.fitted`: its shared copy has been pickled once already, and a lossy
-    ``__getstate__`` (weights rounded to float16) survives a second round-trip unchanged.
-    """
-    data = ctx.data()
-    return ctx.new().fit(*data.fit_args()), data
 
 
 def _roundtrip_check(ctx, how: str, save_and_load, repro_lines):
@@ -130,7 +117,7 @@ def unfitted_roundtrip(ctx):
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    original = ctx.new(**reproducible_params(ctx.estimator))
+    original = ctx.new(**seed_params(ctx))
     repro = ctx.repro("import pickle", "loaded = pickle.loads(pickle.dumps(estimator))")
     loaded = pickle.loads(pickle.dumps(original))
     changes = fingerprint_changes(params_fingerprint(original), params_fingerprint(loaded))
@@ -227,20 +214,15 @@ def cuda_pickle_loads_without_cuda(ctx):
     to load there ("Attempting to deserialize object on a CUDA device") unless the estimator
     moves its state to the CPU when pickled, or maps it back when loaded.
     """
-    import torch
-
-    if not torch.cuda.is_available():
-        ctx.skip("CUDA is not available (torch.cuda.is_available() is False), so nothing can be fitted on a GPU")
-    device_param = ctx.profile.device_param
-    if device_param is None:
-        ctx.skip("the estimator has no device parameter (name it with the device_param tag) to fit it on CUDA")
+    device = cuda_under_test(ctx)  # the selected CUDA device (--conformance-devices), or skip
+    device_param = ctx.traits.device_param
     data = ctx.data()
-    fitted = ctx.new(**{device_param: "cuda"}).fit(*data.fit_args())
+    fitted = ctx.new(**{device_param: device}).fit(*data.fit_args())
     expected = outputs(fitted, data.X)
     with tempfile.TemporaryDirectory() as folder:
         produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected),
                                                   env={"CUDA_VISIBLE_DEVICES": ""}, device_param=device_param)
-    repro = ctx.repro("import pickle", f"estimator.set_params({device_param}='cuda').fit(X, y)",
+    repro = ctx.repro("import pickle", f"estimator.set_params({device_param}={device!r}).fit(X, y)",
                       "pickle.dump(estimator, open('model.pkl', 'wb'))",
                       "# then: CUDA_VISIBLE_DEVICES= python -c \"import pickle; pickle.load(open('model.pkl', 'rb')).predict(X)\"")
     if problem:
@@ -274,9 +256,10 @@ def skops_roundtrip(ctx):
     try:
         payload = sio.dumps(fitted)
     except Exception as exc:  # noqa: BLE001 - what skops cannot store is the finding
-        return (f"warning: skops.io cannot save the fitted estimator ({type(exc).__name__}: "
-                f"{str(exc)[:200]}); to support it, keep the state_dict as numpy arrays in "
-                "__getstate__ and rebuild the module in __setstate__")
+        ctx.warn(f"skops.io cannot save the fitted estimator ({type(exc).__name__}: {str(exc)[:200]}); "
+                 "to support it, keep the state_dict as numpy arrays in __getstate__ and rebuild the "
+                 "module in __setstate__")
+        return None
     untrusted = sio.get_untrusted_types(data=payload)
     loaded = sio.loads(payload, trusted=untrusted)
     assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", repro)

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from conformance.errors import CheckFailure, CheckSkipped, KnownFailure
-from conformance.registry import docs_url
+from conformance.registry import docs_url, register_provider, rule_of
+from conformance.repro import construction_lines
+from conformance.torch_state import holds_torch_objects
 
 CATEGORY = "sklearn"
 # sklearn checks whose rule this suite enforces torch-aware, and when sklearn's version cannot
@@ -70,7 +72,12 @@ class SklearnCheck:
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
+    fresh_process: bool = False
     uses_shared_fit: bool = False  # sklearn's checks make their own data and fits
+    rule: str = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "rule", rule_of(_base_function(self.check), f"sklearn's {self.check_name}"))
 
     @property
     def check_name(self) -> str:
@@ -80,17 +87,11 @@ class SklearnCheck:
     def docs(self) -> str:
         return docs_url(CATEGORY, self.check_name)
 
-    @property
-    def rule(self) -> str:
-        doc = (_base_function(self.check).__doc__ or "").strip()
-        first = " ".join(doc.split("\n\n", 1)[0].split())
-        return first or f"sklearn's {self.check_name}"
-
-    def func(self, context) -> None:
-        if self.skip_reason:
+    def run(self, context) -> None:
+        if self.skip_reason:  # planned runs never get here; a direct call still skips
             raise CheckSkipped(self.skip_reason)
         estimator = copy.deepcopy(self.variant)
-        width = context.profile.input_width
+        width = context.traits.input_width
         try:
             if width is None:
                 self.check(estimator)
@@ -111,7 +112,7 @@ class SklearnCheck:
         keywords = getattr(self.check, "keywords", {}) or {}
         args += [f"{k}={v!r}" for k, v in keywords.items()]
         changed = _variant_changes(target.estimator, self.variant)
-        lines = [target.construction()]
+        lines = construction_lines(target)
         if changed:
             lines.append(f"estimator.set_params({', '.join(f'{k}={v!r}' for k, v in changed.items())})")
         lines += [f"from sklearn.utils.estimator_checks import {func.__name__}",
@@ -128,14 +129,19 @@ class GenerationFailure:
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
+    fresh_process: bool = False
     uses_shared_fit: bool = False
+    skip_reason: str | None = None
     rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
     @property
     def docs(self) -> str:
         return docs_url(CATEGORY, "check_generation")
 
-    def func(self, context) -> None:
+    def repro(self, target) -> str | None:
+        return None  # the failure carries its own
+
+    def run(self, context) -> None:
         raise CheckFailure(
             "sklearn raised while generating its checks, so the rest of its checks cannot run: "
             + self.error,
@@ -151,13 +157,13 @@ def sklearn_checks(target) -> list:
     from sklearn.utils.estimator_checks import estimator_checks_generator
 
     entries, seen = [], {}
-    profile = target.get_profile()
+    traits = target.traits
     known = _sklearn_known_failures(target.estimator)
     try:
         for variant, check in estimator_checks_generator(target.estimator, legacy=True, mark=None):
             check_id = _unique_id(_check_id(check, target.estimator, variant), seen)
             name = _base_function(check).__name__
-            entries.append(SklearnCheck(check_id, check, variant, _skip_reason(check, profile, target),
+            entries.append(SklearnCheck(check_id, check, variant, _skip_reason(check, traits, target),
                                         known.get(name)))
     except Exception as exc:  # noqa: BLE001 - sklearn's reason becomes the verdict
         entries.append(GenerationFailure(f"{type(exc).__name__}: {exc}"))
@@ -178,7 +184,7 @@ def _sklearn_known_failures(estimator) -> dict:
         return {}
 
 
-def _skip_reason(check, profile, target) -> str | None:
+def _skip_reason(check, traits, target) -> str | None:
     name = _base_function(check).__name__
     if name.startswith("check_array_api") and not os.environ.get("SCIPY_ARRAY_API"):
         # sklearn skips these itself without the variable, after importing the namespace
@@ -187,19 +193,10 @@ def _skip_reason(check, profile, target) -> str | None:
     if name not in TORCH_AWARE_TWINS:
         return None
     twin, condition, why = TORCH_AWARE_TWINS[name]
-    applies = _holds_torch_objects(target.estimator) if condition == "holds_torch_objects" else profile.torch
+    applies = holds_torch_objects(target.estimator) if condition == "holds_torch_objects" else traits.torch
     if not applies:
         return None
     return f"{why}; the same rule is enforced torch-aware by {twin}"
-
-
-def _holds_torch_objects(estimator) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return False
-    return any(isinstance(v, (torch.Tensor, torch.nn.Module)) for v in estimator.get_params(deep=True).values())
 
 
 def _run_recording_widths(check, estimator, width: int) -> None:
@@ -293,3 +290,6 @@ def _unique_id(check_id: str, seen: dict) -> str:
     count = seen.get(check_id, 0) + 1
     seen[check_id] = count
     return check_id if count == 1 else f"{check_id}.{count}"
+
+
+register_provider(CATEGORY, sklearn_checks)

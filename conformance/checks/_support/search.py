@@ -1,0 +1,134 @@
+"""The hypothesis search behind the input checks: a property, a strategy, a shrunk repro.
+
+A check states its rule as ``prop(value, script)``: it runs the estimator on one drawn value,
+adding each call to ``script`` as a line of Python, and raises :class:`Violation` when the rule
+is broken. :func:`search` draws values, shrinks a failure to a minimal one within a budget,
+and fails the check with that value's script as the reproduction, and the seed that found it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import random
+import time
+import warnings
+import zlib
+
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
+from hypothesis.errors import Flaky, HypothesisException
+
+from conformance.errors import CheckError, CheckFailure
+
+# Shrinking refits the estimator on every candidate; past these, unseen candidates count as
+# passing, so the report shows the smallest failure found within the budget.
+SHRINK_CALLS = 80
+SHRINK_SECONDS = 20.0
+
+
+class Script:
+    """The lines a property ran, in order: the reproduction of whatever it raised."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+
+class Violation(Exception):
+    """A property's rule was broken (as opposed to the estimator raising by itself)."""
+
+    def __init__(self, message: str, observed=None, expected=None):
+        super().__init__(message)
+        self.message, self.observed, self.expected = message, observed, expected
+
+
+def hypothesis_seed(ctx) -> tuple[object, str]:
+    """The seed of this check's search and a sentence saying where it came from."""
+    from hypothesis import core
+
+    forced = getattr(core, "global_force_seed", None)
+    profile = ctx.settings.profile
+    if forced is not None:
+        return forced, f"hypothesis seed {forced!r} (from --hypothesis-seed)"
+    if ctx.budget.derandomize:
+        value = zlib.crc32(ctx.check_id.encode())
+        return value, (f"hypothesis seed {value} (fixed: the '{profile}' profile is derandomized; "
+                       f"--hypothesis-seed={value} replays the same search)")
+    value = random.SystemRandom().getrandbits(32)
+    return value, (f"hypothesis seed {value} (random in the '{profile}' profile; "
+                   f"replay with --hypothesis-seed={value})")
+
+
+def search(ctx, strategy, prop, *, examples=()) -> None:
+    """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
+
+    ``prop`` raises :class:`Violation` when the rule is broken; any other exception is the
+    estimator raising on valid input, also reported with the minimal input. ``examples`` are
+    run first, on every profile.
+    """
+    seed_value, seed_text = hypothesis_seed(ctx)
+    seen: dict[bytes, tuple] = {}
+    state = {"first_failure": None, "extra": 0}
+    last: list = [None]
+
+    def test(value):
+        key = hashlib.sha1(pickle.dumps(value)).digest()
+        if key in seen:
+            last[0] = seen[key]
+            if seen[key][0] is not None:
+                raise seen[key][0]
+            return
+        started = state["first_failure"]
+        if started is not None:
+            state["extra"] += 1
+            if state["extra"] > SHRINK_CALLS or time.monotonic() - started > SHRINK_SECONDS:
+                return
+        script = Script()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prop(value, script)
+        except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
+            seen[key] = last[0] = (exc, script.lines)
+            if state["first_failure"] is None:
+                state["first_failure"] = time.monotonic()
+            raise
+        seen[key] = last[0] = (None, script.lines)
+
+    derandomize = bool(ctx.budget.derandomize)
+    options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
+                   deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                   phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
+    if derandomize:
+        options["database"] = None
+    wrapped = given(strategy)(test)
+    for value in reversed(examples):
+        wrapped = example(value)(wrapped)
+    wrapped = seed(seed_value)(settings(**options)(wrapped))
+    try:
+        wrapped()
+    except Flaky as exc:
+        ctx.fail(f"the same input passed once and failed once: the estimator is not deterministic ({exc})",
+                 repro=ctx.repro("import numpy as np", *(last[0][1] if last[0] else [])))
+    except HypothesisException as exc:
+        raise CheckError(f"the check's hypothesis search broke: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001
+        lines = last[0][1] if last[0] is not None and last[0][0] is exc else []
+        _report(ctx, exc, lines, seed_text)
+
+
+def _report(ctx, exc, lines, seed_text) -> None:
+    if isinstance(exc, CheckFailure):
+        raise exc
+    repro = ctx.repro("import numpy as np", *lines, f"# minimal input found by {seed_text}")
+    if isinstance(exc, Violation):
+        ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
+    text = (str(exc).strip().splitlines() or [""])[0]
+    expected = "the call succeeds"
+    if ctx.traits.input_width is None:
+        expected += (" (an estimator that only takes a fixed number of features declares it: "
+                     "__conformance_tags__ returning {'input_width': N})")
+    ctx.fail(f"raised {type(exc).__name__} on valid input: {text}",
+             observed=f"{type(exc).__name__}: {text}", expected=expected, repro=repro)

@@ -1,0 +1,102 @@
+"""The plan: which checks run on which estimator, and every skip decided before anything runs.
+
+One function decides skips (:func:`skip_reason`), for the pytest plugin and the Python API
+alike, so a check is never skipped in one entry point and run in the other. A planned skip
+costs no process: the runner reports it as it is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from conformance.registry import CheckEntry, entries_for
+from conformance.settings import Settings
+from conformance.targets import Target
+
+QUICK_FRESH_PROCESS = ("not run in the quick profile: it starts a fresh Python interpreter (seconds); "
+                       "the standard profile runs it")
+
+
+NO_DEVICE_PARAM = ("the estimator has no device parameter (name one with __conformance_tags__ "
+                   "{'device_param': ...}; see docs/checks/devices.md)")
+
+
+@dataclass
+class Case:
+    """One (estimator, check) pair, as planned: what one pytest item runs."""
+
+    target: Target
+    entry: CheckEntry
+    settings: Settings
+    skip: str | None = None  # the planned skip's reason: the check is not run
+
+    @property
+    def id(self) -> str:
+        return f"{self.target.label}-{self.entry.id}"
+
+    @property
+    def needs_fresh_process(self) -> bool:
+        return self.skip is None and self.entry.fresh_process
+
+    def run(self):
+        from conformance.runner import run_case
+
+        return run_case(self)
+
+
+def plan(targets: list[Target], settings: Settings, select: list[str] | None = None) -> list[Case]:
+    """Every case of the run, in a stable order; ``select`` keeps check ids matching its globs.
+
+    A pattern of ``select`` that matches no check of any target is a ``ValueError`` naming it,
+    so a typo cannot turn into an empty, passing run.
+    """
+    cases, matched = [], set()
+    for target in targets:
+        for entry in entries_for(target):
+            hits = [p for p in select or () if fnmatch.fnmatchcase(entry.id, p)]
+            if select and not hits:
+                continue
+            matched.update(hits)
+            cases.append(Case(target, entry, settings, skip_reason(entry, settings, target)))
+    unmatched = [p for p in select or () if p not in matched]
+    if unmatched:
+        raise ValueError(_no_match_message(unmatched, targets))
+    return cases
+
+
+def skip_reason(entry: CheckEntry, settings: Settings, target: Target) -> str | None:
+    """Why ``entry`` is not run on ``target`` with ``settings``, or None: the one place skips are decided."""
+    if entry.skip_reason:
+        return entry.skip_reason
+    if entry.fresh_process and settings.profile == "quick":
+        return QUICK_FRESH_PROCESS
+    if entry.device:
+        if not settings.cuda_selected:
+            return f"cuda is not selected (--conformance-devices {','.join(settings.devices)})"
+        if target.traits.device_param is None:
+            return NO_DEVICE_PARAM
+        from conformance.devices_info import cpu_only_build
+
+        build = cpu_only_build()  # read from a file: never initialises CUDA here
+        if build is not None:
+            return f"CUDA is not available: torch {build['torch_version']} is a CPU-only build"
+    return None
+
+
+def _no_match_message(patterns: list[str], targets: list[Target]) -> str:
+    from conformance.registry import registered_checks
+
+    known = [c.id for c in registered_checks()]
+    hints = []
+    for pattern in patterns:
+        elsewhere = [i for i in known if fnmatch.fnmatchcase(i, pattern)]
+        if elsewhere:
+            hints.append(f"{pattern!r} names {', '.join(elsewhere[:3])}, which apply to none of "
+                         f"{', '.join(t.label for t in targets)}")
+        else:
+            close = fnmatch.filter(known, pattern.split(".", 1)[0] + ".*")[:3]
+            hints.append(f"{pattern!r} matches no check" + (f" (in that category: {', '.join(close)})" if close else
+                                                             "; categories: sklearn, " + ", ".join(
+                                                                 sorted({i.split('.')[0] for i in known}))))
+    return "checks: " + "; ".join(hints) + " (python -m conformance --list-checks lists them)"

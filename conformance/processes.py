@@ -1,0 +1,205 @@
+"""Forked child processes: start one, read its result as it arrives, and contain what it does.
+
+A check may segfault, hang, call ``sys.exit``, print megabytes or exhaust memory. Run in a
+:class:`ChildRun`, it does so in a forked child in its own process group, with its output
+captured to a file, an address-space cap and a deadline; the parent reads the child's pickled
+value through a pipe and turns an exit, a signal or a timeout into a :class:`ChildFailure` text.
+Forking costs about 20 ms per check. Nothing here knows what a check is.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import pickle
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+OUTPUT_TAIL_LINES = 15
+
+
+class ChildFailure(str):
+    """Why a child process gave no result (crash, timeout, unpicklable outcome)."""
+
+    duration_s = 0.0
+
+
+def outcome_duration(outcome) -> float:
+    return getattr(outcome, "duration_s", 0.0)
+
+
+def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
+    """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
+    child = ChildRun(func, timeout_s, pin, memory_limit)
+    wait_for([child], until=child)
+    return child.outcome
+
+
+class ChildRun:
+    """``func`` running in a forked child: its result pipe, its captured output and its deadline.
+
+    The parent reads the pipe as data arrives (:func:`wait_for`), so a child with a large
+    result never blocks on a full pipe while its clock runs; ``outcome`` is set once it ends.
+    """
+
+    def __init__(self, func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
+        self.timeout_s = timeout_s
+        self.output = tempfile.TemporaryFile()
+        self.chunks: list[bytes] = []
+        self.outcome = None
+        self.finished = False
+        self.read_fd, write_fd = os.pipe()
+        self.start = time.perf_counter()
+        self.deadline = time.monotonic() + timeout_s
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            os.close(self.read_fd)
+            _child_main(func, write_fd, self.output, pin, memory_limit)
+        os.close(write_fd)
+
+    def fileno(self) -> int:
+        return self.read_fd
+
+    def read_available(self) -> None:
+        chunk = os.read(self.read_fd, 1 << 20)
+        if chunk:
+            self.chunks.append(chunk)
+        else:
+            self._finish(timed_out=False)
+
+    def kill(self, timed_out: bool = True) -> None:
+        kill_group(self.pid)
+        self._finish(timed_out)
+
+    def _finish(self, timed_out: bool) -> None:
+        os.close(self.read_fd)
+        _, status = os.waitpid(self.pid, 0)
+        self.finished = True
+        self.outcome = self._outcome(b"".join(self.chunks), timed_out, status)
+        self.output.close()
+
+    def _outcome(self, payload: bytes, timed_out: bool, status: int):
+        if payload and not timed_out:
+            try:
+                return pickle.loads(payload)
+            except Exception as exc:  # noqa: BLE001 - anything unpickling raises is reported
+                failure = ChildFailure(f"the check's result could not be read back: {exc!r}")
+        elif timed_out:
+            failure = ChildFailure(f"timed out after {self.timeout_s:g} s (the per-check timeout, "
+                                   "--conformance-timeout); the process was killed and the run goes on")
+        else:
+            failure = ChildFailure(_describe_exit(status))
+        tail = _output_tail(self.output)
+        if tail:
+            failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
+        failure.duration_s = time.perf_counter() - self.start
+        return failure
+
+
+def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
+    """Read every running child's pipe until ``until`` has finished (or, without it, any child).
+
+    A child past its deadline is killed and finished as timed out, unless its result is
+    already waiting in the pipe (it finished while the parent was busy elsewhere).
+    """
+    while True:
+        running = [child for child in children if not child.finished]
+        if (until.finished if until is not None else len(running) < len(children)) or not running:
+            return
+        wait = min(max(0.0, min(child.deadline for child in running) - time.monotonic()), 1.0)
+        ready, _, _ = select.select(running, [], [], wait)
+        for child in ready:
+            child.read_available()
+        now = time.monotonic()
+        for child in running:
+            if not child.finished and child not in ready and child.deadline <= now:
+                child.kill(timed_out=True)
+
+
+def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None) -> None:
+    code = 0
+    try:
+        os.setpgid(0, 0)  # so a timeout can kill what the check started too
+        if memory_limit:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+        os.dup2(output.fileno(), 1)
+        os.dup2(output.fileno(), 2)
+        sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
+        faulthandler.enable(file=sys.stderr)
+        if pin:
+            pin_threads()
+        value = func()
+        data = pickle.dumps(value)
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(data)
+    except BaseException:  # noqa: BLE001 - the child reports everything and exits
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def kill_group(pid: int) -> None:
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        hint = " (the kernel's out-of-memory killer sends this)" if number == signal.SIGKILL else ""
+        return (f"the process running the check was killed by {name}{hint}; the estimator crashed "
+                "the interpreter, and the run goes on with the next check")
+    return f"the process running the check exited with status {os.WEXITSTATUS(status)} before reporting"
+
+
+def _output_tail(output) -> str:
+    output.seek(0, os.SEEK_END)
+    size = output.tell()
+    output.seek(max(0, size - 256 * 1024))
+    text = output.read().decode("utf-8", "replace")
+    lines = text.splitlines()
+    crash = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
+    # faulthandler prints the crashing frame first: keep the top of its trace, not the bottom.
+    lines = lines[crash:crash + OUTPUT_TAIL_LINES] if crash is not None else lines[-OUTPUT_TAIL_LINES:]
+    return "\n".join("    " + line[:300] for line in lines)
+
+
+def pin_threads():
+    """Pin torch and the BLAS pools to one thread; returns the BLAS limiter (or None) to undo it."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(1)
+
+
+class pinned_threads:
+    """In-process counterpart of the child's thread pinning (GlobalState restores torch's)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.limits = None
+
+    def __enter__(self):
+        if self.enabled:
+            self.limits = pin_threads()
+        return self
+
+    def __exit__(self, *exc):
+        if self.limits is not None:
+            self.limits.restore_original_limits()
+        return False
