@@ -117,7 +117,7 @@ def run_suite_step(tmp_path, **env):
            "ESTIMATORS": "", "PROFILE": "standard", "BASELINE": "", "REPORT": "r.json",
            "EXTRA_ARGS": "", **env}
     subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                   env=env, check=True, timeout=30)
+                   env=env, cwd=tmp_path, check=True, timeout=30)
     return recorded.read_text().splitlines(), output.read_text()
 
 
@@ -133,6 +133,7 @@ def test_action_suite_step_passes_each_target_and_option_to_the_suite(tmp_path):
                     "--estimator", "a.b:A", "--estimator", "c:C", "--estimator", "d.e:make_all",
                     "--conformance-jobs", "2", "-k", "persistence"]
     assert "report=out/report.json" in output.splitlines()
+    assert (tmp_path / "out").is_dir(), "the report's folder is made before the suite runs"
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
