@@ -94,6 +94,16 @@ def test_action_is_a_composite_action_with_a_shell_on_every_run_step():
     assert referenced <= set(doc["inputs"]), f"undeclared inputs: {referenced - set(doc['inputs'])}"
 
 
+def test_ci_guide_lists_every_action_input_with_its_default():
+    rows = dict(re.findall(r"^\| `([\w-]+)` \| ([^|]*) \|", CI_GUIDE.read_text(), flags=re.M))
+    for name, spec in load(ACTION)["inputs"].items():
+        assert name in rows, f"docs/ci.md's input table has no row for {name}"
+        documented = rows[name].strip()
+        assert documented == (f"`{spec['default']}`" if spec["default"] else "empty"), (
+            f"docs/ci.md gives {name} the default {documented}; action.yml has {spec['default']!r}"
+        )
+
+
 def test_no_run_script_interpolates_an_expression():
     # An expression in a script is pasted into the shell before it runs (script injection):
     # inputs and event data reach scripts through `env` instead.
