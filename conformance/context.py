@@ -66,8 +66,9 @@ class CheckContext:
     def skip(self, reason: str):
         raise CheckSkipped(reason)
 
-    def fail(self, message: str, *, observed=None, expected=None, repro: str | None = None):
-        raise CheckFailure(message, observed=observed, expected=expected, repro=repro)
+    def fail(self, message: str, *, observed=None, expected=None, repro: str | None = None,
+             cause: BaseException | None = None):
+        raise CheckFailure(message, observed=observed, expected=expected, repro=repro, cause=cause)
 
     def warn(self, finding: str) -> None:
         """Record a finding that does not fail the check (reported under the result's warnings)."""

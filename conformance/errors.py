@@ -7,15 +7,18 @@ class CheckFailure(AssertionError):
     """The estimator broke the check's rule.
 
     ``message`` says what rule was broken; ``observed`` and ``expected`` say what happened
-    versus what should have; ``repro`` is a copy-paste Python snippet reproducing it.
+    versus what should have; ``repro`` is a copy-paste Python snippet reproducing it; ``cause``
+    is the exception the estimator raised, when that is what broke the rule.
     """
 
-    def __init__(self, message: str, *, observed=None, expected=None, repro: str | None = None):
+    def __init__(self, message: str, *, observed=None, expected=None, repro: str | None = None,
+                 cause: BaseException | None = None):
         super().__init__(message)
         self.message = message
         self.observed = observed
         self.expected = expected
         self.repro = repro
+        self.cause = cause
 
     def details(self) -> str:
         lines = [self.message]

@@ -11,6 +11,7 @@ import time
 import traceback
 import unittest
 
+from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized
 from conformance.context import CheckContext
 from conformance.errors import CheckError, CheckFailure, CheckSkipped, KnownFailure
 from conformance.registry import CheckEntry
@@ -23,7 +24,7 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
     """Run ``entry`` on ``target`` here and classify the outcome (any exception is a verdict)."""
     context = CheckContext(target, settings, entry.id)
     start = time.perf_counter()
-    status, message = Status.PASSED, ""
+    status, message, underlying = Status.PASSED, "", None
     try:
         note = entry.run(context)
         message = note if isinstance(note, str) else ""
@@ -36,16 +37,26 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
     except CheckError as exc:
         status, message = Status.ERROR, f"the check itself broke: {exc}"
     except CheckFailure as exc:
-        status, message = Status.FAILED, failure_text(exc.message, entry, exc)
+        status, message, underlying = Status.FAILED, failure_text(exc.message, entry, exc), _estimator_error(exc)
     except BaseException as exc:  # noqa: BLE001 - any exception from the estimator is a verdict
         if type(exc).__name__ == "Skipped":  # pytest.skip / importorskip inside a check
             status, message = Status.SKIPPED, str(getattr(exc, "msg", exc))
         elif isinstance(exc, KeyboardInterrupt) and not settings.forks:
             raise
         else:
-            status, message = Status.FAILED, failure_text(exception_line(exc), entry, exc, target)
-    return Result(entry.id, entry.category, status, message, time.perf_counter() - start,
-                  list(context.warnings))
+            status, message, underlying = Status.FAILED, failure_text(exception_line(exc), entry, exc, target), exc
+    result = Result(entry.id, entry.category, status, message, time.perf_counter() - start, list(context.warnings))
+    if underlying is not None:
+        result.cause, result.cause_key = cause_text(underlying), cause_key(underlying)
+    return result
+
+
+def _estimator_error(failure: CheckFailure) -> BaseException | None:
+    """The estimator's exception behind a check's failure (the check caught it and failed), if any."""
+    underlying = failure.cause or failure.__cause__ or failure.__context__
+    if underlying is None or type(underlying).__module__.startswith("conformance"):
+        return None  # a rule the check broke itself, not something the estimator raised
+    return underlying
 
 
 def skipped(entry: CheckEntry, reason: str) -> Result:
@@ -55,7 +66,9 @@ def skipped(entry: CheckEntry, reason: str) -> Result:
 
 def process_failure(entry: CheckEntry, text: str, duration_s: float) -> Result:
     """The result of a check whose process gave no verdict (crash, timeout, unreadable result)."""
-    return Result(entry.id, entry.category, Status.FAILED, with_rule_and_docs([str(text)], entry), duration_s)
+    first = str(text).split("\n", 1)[0]
+    return Result(entry.id, entry.category, Status.FAILED, with_rule_and_docs([str(text)], entry), duration_s,
+                  cause=first, cause_key=normalized(first))
 
 
 def failure_text(headline: str, entry: CheckEntry, exc: BaseException, target: Target | None = None) -> str:
@@ -63,6 +76,7 @@ def failure_text(headline: str, entry: CheckEntry, exc: BaseException, target: T
     if isinstance(exc, CheckFailure):
         body = exc.details().splitlines()[1:]
     else:
+        lines += ["    " + line for line in message_rest(exc)]
         body = ["  raised at:", *("    " + line for line in short_traceback(exc))]
         repro = entry.repro(target) if target is not None else None
         if repro:
@@ -80,12 +94,33 @@ def with_rule_and_docs(lines: list[str], entry: CheckEntry, body: list[str] = ()
     return "\n".join(lines)
 
 
+MESSAGE_LINES = 60
+TRACEBACK_FRAMES = 8
+
+
 def exception_line(exc: BaseException) -> str:
+    """``Type: first line``; for a bare ``assert``, the asserting line of source instead."""
     text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if text:
+        return f"{type(exc).__name__}: {text[0]}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and frames[-1].line:
+        return f"{type(exc).__name__} at {frames[-1].name}: {frames[-1].line.strip()}"
+    return type(exc).__name__
 
 
-def short_traceback(exc: BaseException, frames: int = 3) -> list[str]:
-    summary = traceback.extract_tb(exc.__traceback__)[-frames:]
-    return [f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line or ''}".rstrip() for frame in summary]
+def message_rest(exc: BaseException) -> list[str]:
+    """The lines of the exception's message after the first, whole (sklearn puts its fix there)."""
+    rest = str(exc).strip().splitlines()[1:]
+    if len(rest) > MESSAGE_LINES:
+        rest = rest[:MESSAGE_LINES] + [f"... ({len(rest) - MESSAGE_LINES} more lines)"]
+    return rest
+
+
+def short_traceback(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> list[str]:
+    """The traceback without the suite's and the libraries' call machinery, at most ``frames`` long."""
+    summary = [f for f in traceback.extract_tb(exc.__traceback__) if not is_machinery_frame(f.filename)]
+    shown = [f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line or ''}".rstrip() for frame in summary]
+    if len(shown) > frames:
+        shown = shown[:2] + [f"... ({len(shown) - frames + 1} frames)"] + shown[-(frames - 3):]
+    return shown

@@ -164,6 +164,34 @@ def pytest_collect_file(file_path, parent):
     return pytest.Module.from_parent(parent, path=file_path)
 
 
+def pytest_report_header(config):
+    session = config.stash.get(STATE_KEY, None)
+    return header_lines(session) if session is not None else None
+
+
+def header_lines(session) -> list[str]:
+    """What is checked: where the targets came from, then per target its kind and input kind.
+
+    Disagreements between the kind signals come first, and a run that fell back to the
+    reference estimators says so before anything else.
+    """
+    from conformance.targets import DEFAULT_SOURCE
+
+    lines = []
+    if session.source == DEFAULT_SOURCE:
+        lines.append("conformance: NO TARGET WAS NAMED, so the reference estimators are checked. To check yours: "
+                     "--estimator pkg.module:MyEstimator, CONFORMANCE_ESTIMATOR=pkg.module:MyEstimator, or "
+                     "[tool.conformance] estimators = [\"pkg.module:MyEstimator\"] in pyproject.toml")
+    for target in session.targets:
+        for disagreement in target.traits.kind.disagreements:
+            lines.append(f"conformance: ! {target.label}: {disagreement}")
+    lines.append(f"conformance: {len(session.targets)} target(s) from {session.source}")
+    for target in session.targets:
+        traits = target.traits
+        lines.append(f"  {target.label}: checked as {traits.kind.describe()}; input {traits.input_kind_text}")
+    return lines
+
+
 def pytest_generate_tests(metafunc):
     if "conformance_case" not in metafunc.fixturenames:
         return
@@ -210,11 +238,14 @@ class SuiteReporter:
         from conformance.result import Result
 
         report = Report(devices=list(self.session.settings.devices or ["cpu"]))
+        targets = {target.label: target for target in self.session.targets}
         by_label: dict[str, EstimatorReport] = {}
         for payload in self.results:
             entry = by_label.get(payload["label"])
             if entry is None:
-                entry = EstimatorReport(payload["label"], payload["target"], payload["params"])
+                target = targets.get(payload["label"])
+                entry = (EstimatorReport.of(target) if target is not None
+                         else EstimatorReport(payload["label"], payload["target"], payload["params"]))
                 by_label[payload["label"]] = entry
                 report.estimators.append(entry)
             entry.results.append(Result.from_dict(payload))
@@ -240,7 +271,8 @@ class SuiteReporter:
         if not report.results:
             return
         terminalreporter.section("conformance")
-        terminalreporter.line(f"targets ({self.session.source}): " + ", ".join(t.label for t in self.session.targets))
+        for line in header_lines(self.session):
+            terminalreporter.line(line)
         for line in report.text_table():
             terminalreporter.line(line)
         for payload in self.results:

@@ -6,6 +6,7 @@ import json
 import platform
 from dataclasses import dataclass, field
 
+from conformance.causes import SharedCause, shared_causes
 from conformance.result import BAD_STATUSES, Result
 
 SUMMARY_STATUSES = ("passed", "failed", "xfailed", "skipped", "xpassed", "error")
@@ -21,19 +22,30 @@ def params_of(estimator) -> dict:
 
 @dataclass
 class EstimatorReport:
+    """One estimator's results, with the kind and input kind it was checked as."""
+
     label: str
     target: str | None
     params: dict
     results: list[Result] = field(default_factory=list)
+    kind: str | None = None
+    kind_reason: str | None = None
+    input_kind: str | None = None
+    disagreements: list = field(default_factory=list)  # kind signals that disagree (see conformance.kinds)
 
     @classmethod
     def of(cls, target) -> "EstimatorReport":
         """An empty row for a :class:`~conformance.targets.Target`."""
-        return cls(target.label, target.spec, params_of(target.estimator))
+        traits = target.traits
+        verdict = traits.kind
+        return cls(target.label, target.spec, params_of(target.estimator), kind=traits.kind_name,
+                   kind_reason=verdict.reason if verdict else None, input_kind=traits.input_kind,
+                   disagreements=list(verdict.disagreements) if verdict else [])
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "target": self.target, "params": self.params,
-                "results": [r.to_dict() for r in self.results]}
+        return {"label": self.label, "target": self.target, "params": self.params, "kind": self.kind,
+                "kind_reason": self.kind_reason, "input_kind": self.input_kind,
+                "disagreements": list(self.disagreements), "results": [r.to_dict() for r in self.results]}
 
 
 @dataclass
@@ -56,6 +68,10 @@ class Report:
     def failures(self) -> list[tuple[str, Result]]:
         return [(e.label, r) for e in self.estimators for r in e.results if r.status in BAD_STATUSES]
 
+    def shared_causes(self) -> list[SharedCause]:
+        """Groups of failures of one estimator that share one cause, largest first."""
+        return shared_causes(self.failures())
+
     def warnings(self) -> list[tuple[str, Result, str]]:
         """``(label, result, warning)`` for every warning of a check that did not fail."""
         return [(e.label, r, w) for e in self.estimators for r in e.results for w in r.warnings]
@@ -69,6 +85,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {**versions(), "devices": list(self.devices), "device_info": self.device_info,
+                "shared_causes": [g.to_dict() for g in self.shared_causes()],
                 "estimators": [e.to_dict() for e in self.estimators]}
 
     def write_json(self, path) -> None:
@@ -77,12 +94,19 @@ class Report:
             handle.write("\n")
 
     def markdown(self) -> str:
-        """Per category passed/failed/xfailed/skipped, then each failure's one-line message."""
-        lines = ["## Conformance", "", "| category | passed | failed | xfailed | skipped | xpassed | error |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        """Shared causes first, then per category counts, each failure's one-line message, warnings."""
+        lines = ["## Conformance", ""]
+        lines += [f"> **{_md_escape(line)}**" for line in self.kind_notices()]
+        groups = self.shared_causes()
+        if groups:
+            lines += ["### Fix these first: failures that share one cause", ""]
+            lines += [f"- {_md_escape(g.headline())}  \n  checks: {', '.join(f'`{c}`' for c in g.checks)}" for g in groups]
+            lines.append("")
+        lines += ["| category | passed | failed | xfailed | skipped | xpassed | error |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for category, row in self.counts_by_category().items():
             lines.append(f"| {category} | " + " | ".join(str(row[s]) for s in SUMMARY_STATUSES) + " |")
-        failures = self.failures()
+        failures = self._ungrouped_failures(groups)
         if failures:
             lines += ["", "### Failures", ""]
             lines += [f"- `{label}` `{r.check}`: {_md_escape(r.summary)}" for label, r in failures]
@@ -92,14 +116,27 @@ class Report:
             lines += [f"- `{label}` `{r.check}`: {_md_escape(w)}" for label, r, w in warnings]
         return "\n".join(lines) + "\n"
 
+    def kind_notices(self) -> list[str]:
+        """One line per estimator whose kind signals disagree: the kind checked, and why."""
+        return [f"{e.label} is checked as a {e.kind}, but: {d}" for e in self.estimators for d in e.disagreements]
+
+    def _ungrouped_failures(self, groups) -> list[tuple[str, Result]]:
+        grouped = {(g.label, check) for g in groups for check in g.checks}
+        return [(label, r) for label, r in self.failures() if (label, r.check) not in grouped]
+
     def text_table(self) -> list[str]:
+        """Shared causes first, then the per-category table, failures and warnings, as terminal lines."""
+        lines = []
+        groups = self.shared_causes()
+        for group in groups:
+            lines.append(group.headline())
+            lines.append("    checks: " + ", ".join(group.checks))
         rows = self.counts_by_category()
         width = max([len("category")] + [len(c) for c in rows])
-        header = f"{'category':<{width}}  " + "  ".join(f"{s:>7}" for s in SUMMARY_STATUSES)
-        lines = [header]
+        lines.append(f"{'category':<{width}}  " + "  ".join(f"{s:>7}" for s in SUMMARY_STATUSES))
         for category, row in rows.items():
             lines.append(f"{category:<{width}}  " + "  ".join(f"{row[s]:>7}" for s in SUMMARY_STATUSES))
-        for label, result in self.failures():
+        for label, result in self._ungrouped_failures(groups):
             lines.append(f"FAILED {label} {result.check}: {result.summary}")
         for label, result, warning in self.warnings():
             lines.append(f"WARNING {label} {result.check}: {warning}")

@@ -43,6 +43,8 @@ class Result:
     message: str = ""
     duration_s: float = 0.0
     warnings: list = field(default_factory=list)
+    cause: str | None = None  # what the estimator raised, and where (see conformance.causes)
+    cause_key: str | None = None  # the same, normalised: failures sharing it share one cause
 
     def __post_init__(self):
         self.status = Status(self.status)
@@ -54,12 +56,14 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"check": self.check, "category": self.category, "status": self.status.value,
-                "message": self.message, "duration_s": self.duration_s, "warnings": list(self.warnings)}
+                "message": self.message, "duration_s": self.duration_s, "warnings": list(self.warnings),
+                "cause": self.cause, "cause_key": self.cause_key}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
         return cls(data["check"], data["category"], data["status"], data.get("message", ""),
-                   data.get("duration_s", 0.0), list(data.get("warnings", [])))
+                   data.get("duration_s", 0.0), list(data.get("warnings", [])), data.get("cause"),
+                   data.get("cause_key"))
 
 
 def with_baseline(result: Result, reason: str | None) -> Result:

@@ -17,6 +17,7 @@ from conformance.errors import TargetError
 
 ENV_VAR = "CONFORMANCE_ESTIMATOR"
 DEFAULT_TARGETS = ("reference_estimators:default_estimators",)
+DEFAULT_SOURCE = "default (the reference estimators)"
 
 
 @dataclass
@@ -53,7 +54,7 @@ def target_specs(cli: list[str] | None, project=None) -> tuple[list[str], str]:
     from_file = project.estimators() if project is not None else []
     if from_file:
         return from_file, f"{project.path} [tool.conformance] estimators"
-    return list(DEFAULT_TARGETS), "default (the reference estimators)"
+    return list(DEFAULT_TARGETS), DEFAULT_SOURCE
 
 
 def _split(values: list[str]) -> list[str]:

@@ -17,6 +17,13 @@ package). Recognised keys:
 ``seed_param``
     the name of the parameter seeding the estimator (default ``"random_state"`` when present),
     for estimators that call it ``seed``: the determinism checks vary and fix that one.
+``kind``
+    ``"classifier"``, ``"regressor"``, ``"transformer"``, ``"clusterer"``, ``"outlier_detector"``
+    or ``"estimator"``: the kind to check it as, when its mixins and sklearn tags do not say it
+    (see :mod:`conformance.kinds`; by default the kind is read from them).
+``input_kind``
+    ``"tabular"`` (numeric 2-D arrays, the default) or ``"text"`` (1-D sequences of strings); by
+    default read from sklearn's input tags (``string`` without ``two_d_array`` is text).
 ``tolerances``
     per comparison kind, ``{"rtol": float, "atol": float}`` replacing the suite's policy (see
     :mod:`conformance.tolerance`); the report says when an override was used.
@@ -28,9 +35,13 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 
+from conformance.kinds import KIND_NAMES, KindVerdict, kind_verdict
 from conformance.torch_state import is_torch_object
 
-DEFAULT_TAGS = {"input_width": None, "torch": None, "device_param": None, "seed_param": None, "tolerances": {}}
+DEFAULT_TAGS = {"input_width": None, "torch": None, "device_param": None, "seed_param": None, "kind": None,
+                "input_kind": None, "tolerances": {}}
+# What the suite's data generators can produce, and how the header names it.
+INPUT_KINDS = {"tabular": "numeric 2-D", "text": "text (1-D strings)"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class EstimatorTraits:
     tolerances: dict = field(default_factory=dict)
     sklearn_tags: object = None
     fit_accepts_sample_weight: bool = False
+    kind: KindVerdict | None = None
+    input_kind: str = "tabular"
 
     @property
     def is_classifier(self) -> bool:
@@ -57,6 +70,14 @@ class EstimatorTraits:
     @property
     def is_transformer(self) -> bool:
         return "transformer" in self.kinds
+
+    @property
+    def kind_name(self) -> str:
+        return self.kind.kind if self.kind is not None else "estimator"
+
+    @property
+    def input_kind_text(self) -> str:
+        return INPUT_KINDS.get(self.input_kind, self.input_kind)
 
     @property
     def n_features(self) -> int:
@@ -85,26 +106,26 @@ def conformance_tags(estimator) -> dict:
     width = tags["input_width"]
     if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
         raise ValueError(f"input_width must be a positive int or None, got {width!r}")
+    if tags["kind"] is not None and tags["kind"] not in KIND_NAMES:
+        raise ValueError(f"kind must be one of {', '.join(KIND_NAMES)}, got {tags['kind']!r}")
+    if tags["input_kind"] is not None and tags["input_kind"] not in INPUT_KINDS:
+        raise ValueError(f"input_kind must be one of {', '.join(INPUT_KINDS)}, got {tags['input_kind']!r}")
     return tags
 
 
 def estimator_traits(estimator) -> EstimatorTraits:
     """The :class:`EstimatorTraits` of ``estimator``."""
-    from sklearn.base import is_classifier, is_regressor
     from sklearn.utils import get_tags
 
     tags = conformance_tags(estimator)
     sk_tags = get_tags(estimator)
     params = estimator.get_params(deep=False)
+    verdict = kind_verdict(estimator, tags["kind"])
     kinds = {"any"}
-    if is_classifier(estimator):
-        kinds.add("classifier")
-    if is_regressor(estimator):
-        kinds.add("regressor")
-    if hasattr(estimator, "transform") and not (kinds & {"classifier", "regressor"}):
+    if verdict.kind in ("classifier", "regressor", "clusterer"):
+        kinds.add(verdict.kind)
+    if verdict.kind == "transformer" or (hasattr(estimator, "transform") and verdict.kind not in ("classifier", "regressor")):
         kinds.add("transformer")
-    if getattr(sk_tags, "estimator_type", None) == "clusterer":
-        kinds.add("clusterer")
     torch_backed = tags["torch"] if tags["torch"] is not None else _looks_torch_backed(estimator)
     if torch_backed:
         kinds.add("torch")
@@ -126,7 +147,17 @@ def estimator_traits(estimator) -> EstimatorTraits:
         tolerances=dict(tags["tolerances"]),
         sklearn_tags=sk_tags,
         fit_accepts_sample_weight=has_fit_parameter(estimator, "sample_weight"),
+        kind=verdict,
+        input_kind=tags["input_kind"] or _input_kind_from_tags(sk_tags),
     )
+
+
+def _input_kind_from_tags(sk_tags) -> str:
+    """``text`` for an estimator whose sklearn tags take strings and no 2-D array; else ``tabular``."""
+    input_tags = getattr(sk_tags, "input_tags", None)
+    if input_tags is not None and input_tags.string and not input_tags.two_d_array:
+        return "text"
+    return "tabular"
 
 
 def _looks_torch_backed(estimator) -> bool:

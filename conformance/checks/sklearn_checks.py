@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from conformance.errors import CheckFailure, CheckSkipped, KnownFailure
+from conformance.kinds import tags_as_meant
 from conformance.registry import docs_url, register_provider, rule_of
 from conformance.repro import construction_lines
 from conformance.torch_state import holds_torch_objects
@@ -69,6 +70,7 @@ class SklearnCheck:
     variant: object = field(repr=False, compare=False)  # the estimator sklearn pairs it with
     skip_reason: str | None = None
     known_failure: str | None = None  # sklearn's own expected-failure reason for its estimators
+    tags_kind: str | None = None  # the kind sklearn's tags are made to say (see conformance.kinds)
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
@@ -93,10 +95,11 @@ class SklearnCheck:
         estimator = copy.deepcopy(self.variant)
         width = context.traits.input_width
         try:
-            if width is None:
-                self.check(estimator)
-            else:
-                _run_recording_widths(self.check, estimator, width)
+            with tags_as_meant(type(estimator), self.tags_kind):
+                if width is None:
+                    self.check(estimator)
+                else:
+                    _run_recording_widths(self.check, estimator, width)
         except (CheckSkipped, unittest.SkipTest, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
@@ -115,9 +118,13 @@ class SklearnCheck:
         lines = construction_lines(target)
         if changed:
             lines.append(f"estimator.set_params({', '.join(f'{k}={v!r}' for k, v in changed.items())})")
-        lines += [f"from sklearn.utils.estimator_checks import {func.__name__}",
-                  f"{func.__name__}({', '.join(args)})"]
-        return "\n".join(lines)
+        lines.append(f"from sklearn.utils.estimator_checks import {func.__name__}")
+        call = f"{func.__name__}({', '.join(args)})"
+        if self.tags_kind is None:
+            return "\n".join([*lines, call])
+        return "\n".join([*lines, "from conformance.kinds import tags_as_meant",
+                          f"# checked as a {self.tags_kind}, as its mixin says (fix the mixin order to drop this):",
+                          f"with tags_as_meant(type(estimator), {self.tags_kind!r}):", f"    {call}"])
 
 
 @dataclass(frozen=True)
@@ -159,12 +166,14 @@ def sklearn_checks(target) -> list:
     entries, seen = [], {}
     traits = target.traits
     known = _sklearn_known_failures(target.estimator)
+    tags_kind = traits.kind.tags_corrected_to if traits.kind is not None else None
     try:
-        for variant, check in estimator_checks_generator(target.estimator, legacy=True, mark=None):
-            check_id = _unique_id(_check_id(check, target.estimator, variant), seen)
-            name = _base_function(check).__name__
-            entries.append(SklearnCheck(check_id, check, variant, _skip_reason(check, traits, target),
-                                        known.get(name)))
+        with tags_as_meant(type(target.estimator), tags_kind):
+            for variant, check in estimator_checks_generator(target.estimator, legacy=True, mark=None):
+                check_id = _unique_id(_check_id(check, target.estimator, variant), seen)
+                name = _base_function(check).__name__
+                entries.append(SklearnCheck(check_id, check, variant, _skip_reason(check, traits, target),
+                                            known.get(name), tags_kind))
     except Exception as exc:  # noqa: BLE001 - sklearn's reason becomes the verdict
         entries.append(GenerationFailure(f"{type(exc).__name__}: {exc}"))
     return entries

@@ -131,4 +131,4 @@ def _report(ctx, exc, lines, seed_text) -> None:
         expected += (" (an estimator that only takes a fixed number of features declares it: "
                      "__conformance_tags__ returning {'input_width': N})")
     ctx.fail(f"raised {type(exc).__name__} on valid input: {text}",
-             observed=f"{type(exc).__name__}: {text}", expected=expected, repro=repro)
+             observed=f"{type(exc).__name__}: {text}", expected=expected, repro=repro, cause=exc)
