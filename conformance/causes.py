@@ -55,6 +55,12 @@ def user_frame(exc: BaseException):
     return (own or frames or [None])[-1]
 
 
+def own_location(exc: BaseException) -> str | None:
+    """``path:line`` of the innermost frame in the estimator's own code, or None when all are libraries'."""
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if not is_library_frame(f.filename)]
+    return f"{os.path.abspath(own[-1].filename)}:{own[-1].lineno}" if own else None
+
+
 def cause_key(exc: BaseException) -> str:
     """``Type: normalized message @ file:line`` of the innermost frame of the estimator's own code."""
     frame = user_frame(exc)

@@ -11,8 +11,9 @@ import time
 import traceback
 import unittest
 
-from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized
+from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized, own_location
 from conformance.context import CheckContext
+from conformance.explain import docs_reference
 from conformance.errors import CheckError, CheckFailure, CheckSkipped, KnownFailure
 from conformance.registry import CheckEntry
 from conformance.result import Result, Status
@@ -44,10 +45,11 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
         elif isinstance(exc, KeyboardInterrupt) and not settings.forks:
             raise
         else:
-            status, message, underlying = Status.FAILED, failure_text(exception_line(exc), entry, exc, target), exc
+            status, message, underlying = Status.FAILED, failure_text(exception_line(exc), entry, exc, target, settings), exc
     result = Result(entry.id, entry.category, status, message, time.perf_counter() - start, list(context.warnings))
     if underlying is not None:
         result.cause, result.cause_key = cause_text(underlying), cause_key(underlying)
+        result.where = own_location(underlying)
     return result
 
 
@@ -71,14 +73,15 @@ def process_failure(entry: CheckEntry, text: str, duration_s: float) -> Result:
                   cause=first, cause_key=normalized(first))
 
 
-def failure_text(headline: str, entry: CheckEntry, exc: BaseException, target: Target | None = None) -> str:
+def failure_text(headline: str, entry: CheckEntry, exc: BaseException, target: Target | None = None,
+                 settings: Settings | None = None) -> str:
     lines = [headline]
     if isinstance(exc, CheckFailure):
         body = exc.details().splitlines()[1:]
     else:
         lines += ["    " + line for line in message_rest(exc)]
         body = ["  raised at:", *("    " + line for line in short_traceback(exc))]
-        repro = entry.repro(target) if target is not None else None
+        repro = entry.repro(target, settings) if target is not None else None
         if repro:
             body += ["  reproduce with:", *("    " + line for line in repro.splitlines())]
     return with_rule_and_docs(lines, entry, body)
@@ -90,7 +93,7 @@ def with_rule_and_docs(lines: list[str], entry: CheckEntry, body: list[str] = ()
     if entry.rule:
         lines.append(f"  rule: {entry.rule}")
     lines.extend(body)
-    lines.append(f"  docs: {entry.docs}")
+    lines.append(f"  docs: {docs_reference(entry.id)}")
     return "\n".join(lines)
 
 

@@ -91,10 +91,26 @@ def _build_session(config):
                                   jobs=jobs, project=project)
     except InvalidSetting as exc:
         raise ValueError(f"{OPTIONS.get(exc.setting, exc.setting)}: {exc}") from None
+    report_path = config.getoption("conformance_report")
+    if report_path:
+        writable_or_raise(Path(config.invocation_params.dir, report_path))
     baseline_path = config.getoption("conformance_baseline")
     baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
     specs, source = target_specs(config.getoption("estimator"), project)
     return Session(resolve_all(specs), settings, baseline, source=source)
+
+
+def writable_or_raise(path: Path) -> None:
+    """``ValueError`` naming the problem unless a report can be written to ``path`` (checked before the run)."""
+    import os
+
+    if path.is_dir():
+        raise ValueError(f"--conformance-report {path}: is a directory; give a file path such as {path / 'report.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"--conformance-report {path}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--conformance-report {path}: not writable by this user")
 
 
 def project_candidates(config) -> list:
@@ -281,3 +297,8 @@ class SuiteReporter:
         # Against every planned pair, not only those -k selected, so deselection is not staleness.
         for entry in self.session.stale_baseline_entries():
             terminalreporter.line(f"baseline entry names no check of this suite (remove or fix it): {entry}")
+        from conformance import annotations
+
+        if annotations.enabled():
+            for line in annotations.annotations(report, self.session.targets):
+                terminalreporter.write_line(line)

@@ -42,7 +42,7 @@ class CheckEntry(Protocol):
     def run(self, context) -> object:
         """The check body: return (a note, or None) to pass, raise to fail or skip."""
 
-    def repro(self, target) -> str | None:
+    def repro(self, target, settings) -> str | None:
         """A snippet reproducing the check when the estimator raised inside it, or None."""
 
 
@@ -95,8 +95,12 @@ class Check:
     def run(self, context) -> object:
         return self.func(context)
 
-    def repro(self, target) -> str | None:
-        return None  # registered checks attach their own to the CheckFailure they raise
+    def repro(self, target, settings) -> str | None:
+        """Rerun this one check: for an exception the check did not turn into a failure of its own."""
+        from conformance.repro import construction_lines
+
+        return "\n".join([*construction_lines(target), "import conformance",
+                          f"conformance.check(estimator, checks=[{self.id!r}], profile={settings.profile!r}).assert_ok()"])
 
 
 _REGISTRY: dict[str, Check] = {}

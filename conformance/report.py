@@ -65,6 +65,13 @@ class Report:
         """True when no check failed or broke (xfailed baseline entries do not count)."""
         return not any(r.status in BAD_STATUSES for r in self.results)
 
+    def assert_ok(self) -> "Report":
+        """Raise ``AssertionError`` with every failure's message unless :attr:`ok`; returns the report."""
+        __tracebackhide__ = True
+        if not self.ok:
+            raise AssertionError("\n\n".join(f"{label}: {r.check} [{r.status}]\n{r.message}" for label, r in self.failures()))
+        return self
+
     def failures(self) -> list[tuple[str, Result]]:
         return [(e.label, r) for e in self.estimators for r in e.results if r.status in BAD_STATUSES]
 

@@ -45,6 +45,7 @@ class Result:
     warnings: list = field(default_factory=list)
     cause: str | None = None  # what the estimator raised, and where (see conformance.causes)
     cause_key: str | None = None  # the same, normalised: failures sharing it share one cause
+    where: str | None = None  # "path:line" in the estimator's own code where it raised
 
     def __post_init__(self):
         self.status = Status(self.status)
@@ -57,13 +58,13 @@ class Result:
     def to_dict(self) -> dict:
         return {"check": self.check, "category": self.category, "status": self.status.value,
                 "message": self.message, "duration_s": self.duration_s, "warnings": list(self.warnings),
-                "cause": self.cause, "cause_key": self.cause_key}
+                "cause": self.cause, "cause_key": self.cause_key, "where": self.where}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
         return cls(data["check"], data["category"], data["status"], data.get("message", ""),
                    data.get("duration_s", 0.0), list(data.get("warnings", [])), data.get("cause"),
-                   data.get("cause_key"))
+                   data.get("cause_key"), data.get("where"))
 
 
 def with_baseline(result: Result, reason: str | None) -> Result:

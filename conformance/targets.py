@@ -70,7 +70,7 @@ def resolve(spec: str) -> list[Target]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
-        raise TargetError(f"target {spec!r}: module {missing!r} not found (is it installed in this environment?)") from None
+        raise TargetError(f"target {spec!r}: module {missing!r} not found; {_import_hint(missing)}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed to import
         raise TargetError(f"target {spec!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
     value = module
@@ -79,6 +79,22 @@ def resolve(spec: str) -> list[Target]:
             raise TargetError(f"target {spec!r}: module {module_name!r} has no attribute {attr!r}")
         value = getattr(value, part)
     return _targets_from(spec, value)
+
+
+def _import_hint(missing: str) -> str:
+    """How to make ``missing`` importable: it is often a file right here that is not on ``sys.path``."""
+    import sys
+    from pathlib import Path
+
+    top = missing.split(".")[0]
+    here = Path.cwd()
+    local = next((p for p in (here / f"{top}.py", here / top) if p.exists()), None)
+    if local is not None and str(here) not in [str(Path(p).resolve()) for p in sys.path if p]:
+        return (f"{local.name} is in {here} but that folder is not on sys.path: run `python -m pytest ...` "
+                "(which adds it), or set pythonpath = [\".\"] under [tool.pytest.ini_options] in pyproject.toml, "
+                "or install your package (pip install -e .)")
+    return ("is it installed in this environment? (pip install -e . for your own package; for a module in a "
+            "folder of your project, set pythonpath under [tool.pytest.ini_options])")
 
 
 def _targets_from(spec: str, value) -> list[Target]:

@@ -158,6 +158,17 @@ def mismatch(observed, expected, tolerance: Tolerance) -> str | None:
             f"expected {float(exp[worst]):.9g})")
 
 
+def assertion_line(observed_expr: str, expected_expr: str, expected, tolerance: Tolerance) -> str:
+    """:func:`mismatch` as one line of Python for a reproduction: the same bounds, as an assertion."""
+    expected = np.asarray(expected)
+    if tolerance.exact or expected.dtype.kind not in "fc":
+        return f"np.testing.assert_array_equal({observed_expr}, {expected_expr})  # '{tolerance.kind}': exactly equal"
+    finite = np.abs(expected[np.isfinite(expected)]) if expected.size else expected
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    return (f"np.testing.assert_allclose({observed_expr}, {expected_expr}, rtol={tolerance.rtol!r}, "
+            f"atol={tolerance.atol * scale!r})  # the '{tolerance.kind}' tolerance")
+
+
 def _first(differ, observed, expected) -> str:
     index = tuple(int(i) for i in np.argwhere(differ)[0]) if differ.ndim else ()
     return f"; first at index {index}: observed {_item(observed[index])!r}, expected {_item(expected[index])!r}"

@@ -66,3 +66,18 @@ def compute_dtype(estimator):
     if "bfloat16" in names:
         return np.dtype("float16")  # numpy has no bfloat16; float16 is its coarsest float (bfloat16: override)
     return max(numpy_dtypes, key=lambda d: np.finfo(d).eps, default=None)
+
+
+def misplaced_tensors(estimator, device: str) -> list[str]:
+    """One line per fitted attribute whose tensors are not on ``device`` (``"cuda"``: any CUDA index)."""
+    import torch
+
+    expected = torch.device(device)
+    problems = []
+    for name, tensors in torch_state(estimator).items():
+        wrong = [t.device for t in tensors
+                 if t.device.type != expected.type or (expected.index is not None and t.device.index != expected.index)]
+        if wrong:
+            places = ", ".join(sorted({str(d) for d in wrong}))
+            problems.append(f"{name}: {len(wrong)} of {len(tensors)} tensors on {places}, expected {device}")
+    return problems

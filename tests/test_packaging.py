@@ -98,7 +98,18 @@ def test_wheel_metadata_has_the_spdx_license_and_the_project_urls(wheel):
     assert not [line for line in lines if line.startswith(("License:", "Classifier: License"))]
     urls = {k: v for k, v in (line.removeprefix("Project-URL: ").split(", ", 1)
                               for line in lines if line.startswith("Project-URL: "))}
-    assert set(urls) >= {"Homepage", "Documentation", "Source", "Issues"}, urls
+    assert set(urls) >= {"Homepage", "Source", "Issues"}, urls
+
+
+def test_wheel_ships_every_check_page_and_every_package_folder(wheel):
+    names = set(wheel.namelist())
+    pages = {f"conformance/checkdocs/{p.name}" for p in (ROOT / "docs" / "checks").glob("*.md")}
+    assert pages and pages <= names, sorted(pages - names)
+    folders = {str(p.parent.relative_to(ROOT)).replace("/", ".") for top in ("conformance", "reference_estimators")
+               for p in (ROOT / top).rglob("__init__.py")}
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    assert folders <= listed, f"package folders missing from [tool.setuptools] packages: {sorted(folders - listed)}"
+    assert {f"{f.replace('.', '/')}/__init__.py" for f in folders} <= names
 
 
 def test_wheel_holds_only_the_two_packages_and_no_bytecode(wheel):

@@ -62,7 +62,7 @@ def test_json_report_and_junitxml(pytester):
     assert estimator["label"] == "Ridge" and estimator["target"] == RIDGE and "alpha" in estimator["params"]
     assert {r["status"] for r in estimator["results"]} == {"passed"}
     assert set(estimator["results"][0]) == {"check", "category", "status", "message", "duration_s", "warnings",
-                                            "cause", "cause_key"}
+                                            "cause", "cause_key", "where"}
     assert (estimator["kind"], estimator["input_kind"], estimator["disagreements"]) == ("regressor", "tabular", [])
     assert "check_fit2d_1sample" in (pytester.path / "j.xml").read_text()
 

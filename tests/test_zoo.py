@@ -39,6 +39,59 @@ def known_ids(estimator) -> set[str]:
     return {entry.id for entry in entries_for(Target(type(estimator).__name__, estimator))}
 
 
+def reproduction(message: str) -> str | None:
+    """The snippet under "reproduce with:" in a failure message, dedented (None when there is none)."""
+    lines = message.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "reproduce with:"), None)
+    if start is None:
+        return None
+    indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
+    body = []
+    for line in lines[start + 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        body.append(line[indent:])
+    return "\n".join(body)
+
+
+def run_snippet(code: str):
+    """Run ``code`` as a fresh interpreter does (the suite's fresh-process server), from the repo root."""
+    import os
+    from pathlib import Path
+
+    from conformance.fresh import ensure_server, run_python
+
+    ensure_server()
+    root = str(Path(__file__).resolve().parents[1])
+    return run_python(code, env={**os.environ, "PYTHONPATH": root}, timeout=300, text=True)
+
+
+def as_twin(code: str, defect) -> str:
+    """``code`` with the estimator built as ``defect``'s correct twin instead of the defect."""
+    twin = next(t for t in defect.__mro__[1:] if t in zoo.TWINS)
+    lines = [line for line in code.splitlines() if line != f"from {defect.__module__} import {defect.__name__}"
+             and not line.endswith(f" import {defect.__name__}")]
+    return "\n".join(lines).replace(f"estimator = {defect.__name__}(", f"from {twin.__module__} import "
+                                     f"{twin.__name__}\nestimator = {twin.__name__}(", 1)
+
+
+def assert_reproductions_fail_on_defect_and_pass_on_twin(report, defect) -> None:
+    """Every failure's snippet, pasted into a fresh interpreter, fails; built as the twin, it passes."""
+    for result in report.results:
+        if result.status != "failed":
+            continue
+        code = reproduction(result.message)
+        assert code, f"{result.check} failed {defect.__name__} without a reproduction:\n{result.message}"
+        done = run_snippet(code)
+        assert done.returncode != 0, (f"{result.check}'s reproduction passes on {defect.__name__}, where the "
+                                      f"check failed:\n{code}\n{done.stdout}{done.stderr}")
+        if f"estimator = {defect.__name__}(" in code and not getattr(defect, "repro_fails_on_twin", False):
+            twin = run_snippet(as_twin(code, defect))
+            assert twin.returncode == 0, (f"{result.check}'s reproduction also fails on the correct twin of "
+                                          f"{defect.__name__}: it does not assert what the check does:\n"
+                                          f"{as_twin(code, defect)}\n{twin.stderr[-3000:]}")
+
+
 def failures_text(report) -> str:
     return "\n".join(f"  {r.check} [{r.status}]: {(r.message or '').strip()[:400]}" for _, r in report.failures())
 
@@ -74,6 +127,7 @@ def test_suite_fails_defect_with_a_check_aimed_at_it(defect):
     assert caught, f"{defect.__name__}: no aimed-at check failed it: {statuses}\n{failures_text(report)}"
     errors = [c for c in aimed if statuses.get(c) == "error"]
     assert not errors, f"checks broke on {defect.__name__} instead of judging it:\n{failures_text(report)}"
+    assert_reproductions_fail_on_defect_and_pass_on_twin(report, defect)
 
 
 @pytest.mark.parametrize(("twin", "category"), TWIN_CASES)

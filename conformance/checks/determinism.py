@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from conformance.checks._support.fresh_fit import fits_in_fresh_process, thread_counts
-from conformance.checks._support.outputs import fail_if_differ
+from conformance.checks._support.outputs import Recipe, fail_if_differ
 from conformance.checks._support.seeding import fit_outputs, seed_global_rngs, seed_params
 from conformance.globalstate import GlobalState
 from conformance.registry import register
@@ -24,6 +24,21 @@ from conformance.tolerance import compare_outputs, continuous_outputs
 
 OTHER_GLOBAL_SEED = 12345
 MAX_THREADS = 4
+# How each global RNG is read, for a reproduction asserting it unchanged.
+RNG_READERS = {"numpy.random (legacy global)": "np.random.get_state()", "random": "random.getstate()",
+               "torch (CPU)": "torch.random.get_rng_state().tolist()",
+               "torch (CUDA)": "[s.tolist() for s in torch.cuda.get_rng_state_all()]"}
+# The fresh interpreter's side of the fresh-process reproduction: fit as the check's child does.
+FRESH_FIT_CHILD = ("import pickle, sys; from conformance.testing import fitted_outputs, seed_global_rngs; "
+                   "estimator, X, y = pickle.loads(sys.stdin.buffer.read()); seed_global_rngs(0); "
+                   "sys.stdout.buffer.write(pickle.dumps(fitted_outputs(estimator.fit(X, y), X)))")
+SEEDING = ("from sklearn.base import clone", "from conformance.testing import seed_global_rngs")
+
+
+def seeded_fit_line(name: str, params: dict, global_seed: int = 0, data: str = "X, y", estimator: str = "") -> str:
+    """A repro line fitting as :func:`fit_outputs` does: global RNGs seeded, then a fresh clone fitted."""
+    built = estimator or f"clone(estimator).set_params({params_text(params)})"
+    return f"seed_global_rngs({global_seed}); {name} = {built}.fit({data})"
 
 
 @register("determinism.same_seed_same_fit", applies_to=("torch", "seeded"))
@@ -38,10 +53,8 @@ def same_seed_same_fit(ctx):
     first = fit_outputs(ctx, data, params)
     second = fit_outputs(ctx, data, params)
     fail_if_differ(ctx, second, first, "bitwise", f"two fits with {params_text(params) or 'the same global seeds'} "
-                    "gave different outputs", [
-                        f"a = estimator.set_params({params_text(params)}).fit(X, y).predict(X)",
-                        f"b = estimator.set_params({params_text(params)}).fit(X, y).predict(X)",
-                        "assert (a == b).all()"])
+                   "gave different outputs",
+                   Recipe((*SEEDING, seeded_fit_line("expected", params), seeded_fit_line("observed", params))))
 
 
 @register("determinism.fresh_process_same_fit", applies_to=("torch", "seeded"), fresh_process=True)
@@ -57,8 +70,15 @@ def fresh_process_same_fit(ctx):
     [(there, _)] = fits_in_fresh_process(ctx, data, params, [thread_counts()])
     here = fit_outputs(ctx, data, params)
     fail_if_differ(ctx, there, here, "process", "a fit in a fresh process gave different outputs than the same fit "
-                    "here", ["# run this script twice and compare the printed outputs",
-                             f"print(estimator.set_params({params_text(params)}).fit(X, y).predict(X).tolist())"])
+                   "here", Recipe((*SEEDING, "import pickle, subprocess, sys",
+                                   "from conformance.testing import fitted_outputs", seeded_fit_line("fitted", params),
+                                   "expected = fitted_outputs(fitted, X)",
+                                   "# the same fit in a new interpreter, its outputs sent back",
+                                   f"child = {FRESH_FIT_CHILD!r}",
+                                   f"job = pickle.dumps((clone(estimator).set_params({params_text(params)}), X, y))",
+                                   "observed = pickle.loads(subprocess.run([sys.executable, '-c', child], input=job, "
+                                   "capture_output=True, check=True).stdout)"),
+                                  as_dict=True))
 
 
 @register("determinism.independent_of_global_seeds", applies_to=("seeded",))
@@ -74,13 +94,9 @@ def independent_of_global_seeds(ctx):
     first = fit_outputs(ctx, data, params, global_seed=0)
     second = fit_outputs(ctx, data, params, global_seed=OTHER_GLOBAL_SEED)
     fail_if_differ(ctx, second, first, "bitwise", f"with {params_text(params)} the outputs changed when the global "
-                    f"seeds changed (torch.manual_seed, np.random.seed, random.seed: 0 versus {OTHER_GLOBAL_SEED})", [
-                        "import random, numpy as np, torch",
-                        "outputs = []",
-                        f"for seed in (0, {OTHER_GLOBAL_SEED}):",
-                        "    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)",
-                        f"    outputs.append(estimator.set_params({params_text(params)}).fit(X, y).predict(X))",
-                        "assert (outputs[0] == outputs[1]).all()"])
+                   f"seeds changed (torch.manual_seed, np.random.seed, random.seed: 0 versus {OTHER_GLOBAL_SEED})",
+                   Recipe((*SEEDING, seeded_fit_line("expected", params, 0),
+                           seeded_fit_line("observed", params, OTHER_GLOBAL_SEED))))
 
 
 @register("determinism.global_rng_untouched", applies_to=("seeded",))
@@ -101,12 +117,16 @@ def global_rng_untouched(ctx):
     estimator.fit(*data.fit_args())
     changed = before.rng_changes(GlobalState.capture())
     if changed:
+        reads = [RNG_READERS[name] for name in changed if name in RNG_READERS]
         ctx.fail(f"fit with {params_text(params)} changed the global RNG state of: {', '.join(changed)}",
                  observed="changed: " + ", ".join(changed), expected="every global RNG state unchanged",
-                 repro=ctx.repro("import torch",
-                                 "before = torch.random.get_rng_state()",
-                                 f"estimator.set_params({params_text(params)}).fit(X, y)",
-                                 "assert torch.equal(before, torch.random.get_rng_state())"))
+                 repro=ctx.repro("import pickle, random", "import numpy as np, torch",
+                                 f"estimator.set_params({params_text(params)})",
+                                 "from conformance.testing import seed_global_rngs", "seed_global_rngs(0)",
+                                 *(f"before_{i} = pickle.dumps({read})" for i, read in enumerate(reads)),
+                                 "estimator.fit(X, y)",
+                                 *(f"assert pickle.dumps({read}) == before_{i}, 'fit changed {read}'"
+                                   for i, read in enumerate(reads))))
 
 
 def _prepare_torch_rngs(ctx, estimator) -> None:
@@ -144,11 +164,13 @@ def different_seeds_differ(ctx):
         ctx.warn(f"{finding}; fine if the estimator is deterministic with these parameters "
                  "(see docs/checks/determinism.md#different_seeds_differ)")
         return None
+    method = next(iter(continuous_outputs(first)))
     ctx.fail(finding, observed=f"identical outputs for {name} 0 and 1",
              expected="different weights, so different predict_proba/predict values",
-             repro=ctx.repro(f"a = estimator.set_params({name}=0).fit(X, y).predict(X)",
-                             f"b = estimator.set_params({name}=1).fit(X, y).predict(X)",
-                             "assert (a != b).any()"))
+             repro=ctx.repro("import numpy as np", *SEEDING, seeded_fit_line("a", {name: 0}),
+                             seeded_fit_line("b", {name: 1}),
+                             f"assert not np.array_equal(a.{method}(X), b.{method}(X)), "
+                             f"'{name}=0 and {name}=1 fit the same model'"))
 
 
 @register("determinism.refit_matches_fresh_fit", applies_to=("torch", "seeded"))
@@ -168,12 +190,10 @@ def refit_matches_fresh_fit(ctx):
     refit = fit_outputs(ctx, data, params, estimator=estimator)
     fresh = fit_outputs(ctx, data, params)
     fail_if_differ(ctx, refit, fresh, "bitwise", "a refit after an earlier fit (on other data) gave different "
-                    "outputs than a fresh fit: state carried over between fits", [
-                        f"estimator.set_params({params_text(params)})",
-                        "from sklearn.base import clone",
-                        "fresh = clone(estimator).fit(X, y).predict(X)",
-                        "refit = estimator.fit(X_other, y_other).fit(X, y).predict(X)",
-                        "assert (fresh == refit).all()"])
+                   "outputs than a fresh fit: state carried over between fits",
+                   Recipe((*SEEDING, seeded_fit_line("observed", params, data="X_other, y_other"),
+                           seeded_fit_line("observed", params, estimator="observed"),
+                           seeded_fit_line("expected", params))))
 
 
 @register("determinism.thread_count_agrees", applies_to=("torch",), threads=True, fresh_process=True)
@@ -190,10 +210,6 @@ def thread_count_agrees(ctx):
     params = seed_params(ctx, 0)
     (single, compute), (several, _) = fits_in_fresh_process(ctx, data, params, [(1, None), (many, None)])
     fail_if_differ(ctx, continuous_outputs(several), continuous_outputs(single), "threads",
-                    f"fits with torch.set_num_threads(1) and ({many}) disagree", [
-                        "import torch",
-                        "torch.set_num_threads(1)",
-                        f"one = estimator.set_params({params_text(params)}).fit(X, y).predict(X)",
-                        f"torch.set_num_threads({many})",
-                        f"many = estimator.set_params({params_text(params)}).fit(X, y).predict(X)",
-                        "print(abs(one - many).max())"], compute=compute)
+                   f"fits with torch.set_num_threads(1) and ({many}) disagree",
+                   Recipe((*SEEDING, "import torch", "torch.set_num_threads(1)", seeded_fit_line("expected", params),
+                           f"torch.set_num_threads({many})", seeded_fit_line("observed", params))), compute=compute)

@@ -35,8 +35,9 @@ from conformance.checks._support.outputs import raw_outputs, tolerance_of
 from conformance.checks._support.seeding import seed_global_rngs, seed_params
 from conformance.devices_info import cuda_unavailable_reason
 from conformance.registry import register
-from conformance.tolerance import compare_outputs, continuous_outputs
+from conformance.tolerance import assertion_line, compare_outputs, continuous_outputs
 from conformance.torch_state import compute_dtype, torch_state
+from conformance.torch_state import misplaced_tensors as placement_problems
 
 PREDICT_CALLS = 20
 WARMUP_CALLS = 3
@@ -157,21 +158,6 @@ def predict_memory_series(estimator, X, device: str, calls: int = PREDICT_CALLS,
 
 # --- verdicts: compare runs ---------------------------------------------------------------
 
-def placement_problems(estimator, device: str) -> list[str]:
-    """One line per fitted attribute whose tensors are not on ``device`` (``"cuda"``: any CUDA index)."""
-    import torch
-
-    expected = torch.device(device)
-    problems = []
-    for name, tensors in torch_state(estimator).items():
-        wrong = [t.device for t in tensors
-                 if t.device.type != expected.type or (expected.index is not None and t.device.index != expected.index)]
-        if wrong:
-            places = ", ".join(sorted({str(d) for d in wrong}))
-            problems.append(f"{name}: {len(wrong)} of {len(tensors)} tensors on {places}, expected {device}")
-    return problems
-
-
 def output_problems(run: DeviceRun) -> list[str]:
     """One line per output method that did not return a numpy array."""
     torch = sys.modules.get("torch")
@@ -266,9 +252,12 @@ def device_param_honoured(ctx):
         if problems:
             _fail(ctx, f"{param}={device!r} was not honoured", problems,
                   f"every fitted tensor on {device}; outputs numpy arrays", [
-                      f"estimator.set_params({param}={device!r}).fit(X, y)",
-                      "print({n: p.device for n, p in estimator.module_.named_parameters()})",
-                      "print(type(estimator.predict(X)))"])
+                      "import numpy as np",
+                      "from conformance.testing import assert_tensors_on, seed_global_rngs",
+                      f"seed_global_rngs(0); estimator.set_params({param}={device!r}).fit(X, y)",
+                      f"assert_tensors_on(estimator, {device!r})",
+                      *(f"assert isinstance(estimator.{m}(X), np.ndarray), type(estimator.{m}(X))"
+                        for m in raw_outputs(estimator, data.X[:1]))])
     return note or None
 
 
@@ -286,11 +275,14 @@ def cuda_roundtrip_predicts_same(ctx):
         param = ctx.traits.device_param
         _fail(ctx, f"moving the fitted estimator to {device} and back changed it", problems,
               f"{tolerance_of(ctx, 'device', runs[0].compute)(np.float64).describe()} on {device}; bitwise back on cpu", [
-                  f"estimator.set_params({param}='cpu').fit(X, y)",
-                  "base = estimator.predict(X)",
-                  f"on_cuda = estimator.set_params({param}={device!r}).predict(X)",
-                  f"back = estimator.set_params({param}='cpu').predict(X)",
-                  "print(abs(on_cuda - base).max(), (back == base).all())"])
+                  "import numpy as np", "from conformance.testing import seed_global_rngs",
+                  f"seed_global_rngs(0); estimator.set_params({param}='cpu').fit(X, y)",
+                  "base = np.asarray(estimator.predict(X))",
+                  f"on_cuda = np.asarray(estimator.set_params({param}={device!r}).predict(X))",
+                  f"back = np.asarray(estimator.set_params({param}='cpu').predict(X))",
+                  "np.testing.assert_array_equal(back, base)",
+                  assertion_line("on_cuda", "base", runs[0].arrays().get("predict", np.zeros(1)),
+                                 tolerance_of(ctx, "device", runs[0].compute)(np.float64))])
 
 
 @register("devices.cuda_fit_matches_cpu_fit", applies_to=("torch",), device=True)
@@ -314,11 +306,11 @@ def cuda_fit_matches_cpu_fit(ctx):
         param = ctx.traits.device_param
         _fail(ctx, f"the fit on {device} (TF32 off) disagrees with the fit on cpu", problems,
               within(np.float64).describe(), [
-                  "import torch",
+                  "import numpy as np, torch", "from conformance.testing import seed_global_rngs",
                   "torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False",
-                  f"cpu = estimator.set_params({param}='cpu').fit(X, y).predict(X)",
-                  f"cuda = estimator.set_params({param}={device!r}).fit(X, y).predict(X)",
-                  "print(abs(cpu - cuda).max())"])
+                  f"seed_global_rngs(0); cpu = np.asarray(estimator.set_params({param}='cpu').fit(X, y).predict(X))",
+                  f"seed_global_rngs(0); cuda = np.asarray(estimator.set_params({param}={device!r}).fit(X, y).predict(X))",
+                  assertion_line("cuda", "cpu", cpu.arrays().get("predict", np.zeros(1)), within(np.float64))])
     return f"TF32 disabled; compared {', '.join(continuous_outputs(cpu.arrays()))}"
 
 
@@ -332,11 +324,11 @@ def cuda_deterministic_fits_bitwise(ctx):
     """
     device = cuda_under_test(ctx)
     param = ctx.traits.device_param
-    lines = ["import os, torch", "os.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'",
-             "torch.use_deterministic_algorithms(True)",
-             f"a = estimator.set_params({param}={device!r}).fit(X, y).predict(X)",
-             f"b = estimator.set_params({param}={device!r}).fit(X, y).predict(X)",
-             "assert (a == b).all()"]
+    lines = ["import os, numpy as np, torch", "os.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'",
+             "from conformance.testing import seed_global_rngs", "torch.use_deterministic_algorithms(True)",
+             f"seed_global_rngs(0); a = np.asarray(estimator.set_params({param}={device!r}).fit(X, y).predict(X))",
+             f"seed_global_rngs(0); b = np.asarray(estimator.set_params({param}={device!r}).fit(X, y).predict(X))",
+             "np.testing.assert_array_equal(a, b)"]
     try:
         first, second = deterministic_runs(ctx, ctx.data(), device)
     except NondeterministicOp as exc:
@@ -365,5 +357,8 @@ def cuda_predict_memory_stable(ctx):
               f"constant torch.cuda.memory_allocated() over {PREDICT_CALLS} calls", [
                   "import torch",
                   f"estimator.set_params({param}={device!r}).fit(X, y)",
-                  "for _ in range(20):",
-                  "    estimator.predict(X); print(torch.cuda.memory_allocated())"])
+                  f"for _ in range({WARMUP_CALLS}):", "    estimator.predict(X)",
+                  f"start = torch.cuda.memory_allocated({device!r})",
+                  f"for _ in range({PREDICT_CALLS}):", "    estimator.predict(X)",
+                  f"assert torch.cuda.memory_allocated({device!r}) <= start, "
+                  "f'grew by {torch.cuda.memory_allocated() - start} bytes'"])

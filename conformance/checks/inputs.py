@@ -17,7 +17,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance import strategies as cs
-from conformance.checks._support.outputs import output_methods
+from conformance.checks._support.outputs import Recipe, output_methods
+from conformance.checks._support.seeding import seed_params
 from conformance.checks._support.search import Script, Violation, search
 from conformance.checks._support.tags import (
     input_tag,
@@ -28,7 +29,8 @@ from conformance.checks._support.tags import (
     single_output,
 )
 from conformance.registry import register
-from conformance.tolerance import effective_dtype, mismatch
+from conformance.repro import params_text
+from conformance.tolerance import assertion_line, effective_dtype, mismatch
 from conformance.torch_state import compute_dtype
 
 SUPERVISED = ("classifier", "regressor", "transformer")
@@ -121,7 +123,7 @@ def compare(ctx, estimator, method: str, observed, expected, kind: str, what: st
     observed, expected = np.asarray(observed), np.asarray(expected)
     tolerance = ctx.tolerance(kind, precision_dtype(estimator, expected))
     if script is not None and names is not None:
-        script.add(_assertion(names, expected, tolerance))
+        script.add(assertion_line(*names, expected, tolerance))
     problem = mismatch(observed, expected, tolerance)
     if problem is None:
         return
@@ -134,16 +136,6 @@ def compare(ctx, estimator, method: str, observed, expected, kind: str, what: st
             if not np.any(differ & ~tie):
                 return
     raise Violation(f"{what}: {problem}", observed=_preview(observed), expected=_preview(expected))
-
-
-def _assertion(names, expected, tolerance) -> str:
-    """The comparison as a line of Python: exact, or assert_allclose with the same bounds."""
-    observed_name, expected_name = names
-    if tolerance.exact or not np.issubdtype(expected.dtype, np.floating):
-        return f"assert np.array_equal({observed_name}, {expected_name})"
-    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
-    return (f"np.testing.assert_allclose({observed_name}, {expected_name}, "
-            f"rtol={tolerance.rtol:.3g}, atol={tolerance.atol * scale:.3g})  # the '{tolerance.kind}' tolerance")
 
 
 def _preview(values, limit: int = 6) -> str:
@@ -203,20 +195,31 @@ def valid_dtypes_and_layouts(ctx):
     search(ctx, cases(), prop)
 
 
-def contract_problems(ctx, estimator, method: str, out, n_rows: int, y=None, X_dtype=None) -> list[str]:
+class Problem(str):
+    """What is wrong with an output (the text), and a line of Python asserting it about ``out``."""
+
+    def __new__(cls, text: str, assertion: str):
+        problem = super().__new__(cls, text)
+        problem.assertion = assertion
+        return problem
+
+
+def contract_problems(ctx, estimator, method: str, out, n_rows: int, y=None, X_dtype=None) -> list[Problem]:
     """What is wrong with ``out`` as the answer of ``method`` for ``n_rows`` rows."""
     torch = sys.modules.get("torch")
+    is_array = "assert isinstance(out, np.ndarray) and not isinstance(out, np.matrix), type(out)"
     if torch is not None and isinstance(out, torch.Tensor):
-        return [f"{method} returned a torch.Tensor on {out.device}; return a numpy array "
-                "(tensor.detach().cpu().numpy())"]
+        return [Problem(f"{method} returned a torch.Tensor on {out.device}; return a numpy array "
+                        "(tensor.detach().cpu().numpy())", is_array)]
     sparse = method == "transform" and hasattr(out, "tocsr")
     if not sparse and (not isinstance(out, np.ndarray) or isinstance(out, np.matrix)):
-        return [f"{method} returned {type(out).__module__}.{type(out).__name__}, not a numpy ndarray"]
+        return [Problem(f"{method} returned {type(out).__module__}.{type(out).__name__}, not a numpy ndarray", is_array)]
     values = out.data if sparse else out
     problems = []
     if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
-        problems.append(f"{method} returned non-finite values "
-                        f"({np.count_nonzero(~np.isfinite(values))} of {values.size})")
+        problems.append(Problem(f"{method} returned non-finite values "
+                                f"({np.count_nonzero(~np.isfinite(values))} of {values.size})",
+                                f"assert np.isfinite({'out.data' if sparse else 'out'}).all(), 'non-finite values'"))
     if method == "predict":
         problems += _predict_problems(ctx, estimator, out, n_rows, y)
     elif method == "predict_proba":
@@ -224,53 +227,66 @@ def contract_problems(ctx, estimator, method: str, out, n_rows: int, y=None, X_d
     elif method == "transform":
         problems += _transform_problems(ctx, out, n_rows, X_dtype)
     elif out.ndim not in (1, 2) or out.shape[0] != n_rows:
-        problems.append(f"{method} returned shape {out.shape} for {n_rows} row(s)")
+        problems.append(Problem(f"{method} returned shape {out.shape} for {n_rows} row(s)",
+                                f"assert out.ndim in (1, 2) and out.shape[0] == {n_rows}, out.shape"))
     return problems
 
 
-def _predict_problems(ctx, estimator, out, n_rows, y) -> list[str]:
+def _predict_problems(ctx, estimator, out, n_rows, y) -> list[Problem]:
     problems = []
     expected_shape = (n_rows,) if y is None or np.ndim(y) == 1 else (n_rows, *np.shape(y)[1:])
     if out.shape != expected_shape:
-        problems.append(f"predict returned shape {out.shape} for {n_rows} row(s); expected {expected_shape}")
+        problems.append(Problem(f"predict returned shape {out.shape} for {n_rows} row(s); expected {expected_shape}",
+                                f"assert out.shape == {expected_shape}, out.shape"))
     if not ctx.traits.is_classifier:
         if out.dtype.kind != "f":
-            problems.append(f"predict returned dtype {out.dtype}; a regressor returns floats")
+            problems.append(Problem(f"predict returned dtype {out.dtype}; a regressor returns floats",
+                                    "assert out.dtype.kind == 'f', out.dtype"))
         return problems
     classes = np.asarray(estimator.classes_)
     if out.dtype != classes.dtype:
-        problems.append(f"predict returned dtype {out.dtype}; expected classes_'s dtype {classes.dtype}")
+        problems.append(Problem(f"predict returned dtype {out.dtype}; expected classes_'s dtype {classes.dtype}",
+                                "assert out.dtype == np.asarray(estimator.classes_).dtype, out.dtype"))
     unknown = np.setdiff1d(np.asarray(out, dtype=classes.dtype).ravel(), classes) if out.size else []
     if len(unknown):
-        problems.append(f"predict returned values not in classes_ {classes.tolist()}: {list(unknown)[:5]}")
+        problems.append(Problem(f"predict returned values not in classes_ {classes.tolist()}: {list(unknown)[:5]}",
+                                "assert np.isin(np.asarray(out, dtype=np.asarray(estimator.classes_).dtype), "
+                                "estimator.classes_).all(), 'labels not in classes_'"))
     return problems
 
 
-def _proba_problems(ctx, estimator, out, n_rows) -> list[str]:
+def _proba_problems(ctx, estimator, out, n_rows) -> list[Problem]:
     k = len(estimator.classes_)
     if out.shape != (n_rows, k):
-        return [f"predict_proba returned shape {out.shape}; expected (n_rows, n_classes) = {(n_rows, k)}"]
+        return [Problem(f"predict_proba returned shape {out.shape}; expected (n_rows, n_classes) = {(n_rows, k)}",
+                        f"assert out.shape == {(n_rows, k)}, out.shape")]
     if out.dtype.kind != "f":
-        return [f"predict_proba returned dtype {out.dtype}; expected floats"]
+        return [Problem(f"predict_proba returned dtype {out.dtype}; expected floats",
+                        "assert out.dtype.kind == 'f', out.dtype")]
     tolerance = ctx.tolerance("batch", precision_dtype(estimator, out))
     sums = out.sum(axis=1)
     if (mismatch(sums, np.ones(n_rows, dtype=out.dtype), tolerance) is None
             and out.min(initial=0) >= -tolerance.atol and out.max(initial=1) <= 1 + tolerance.atol):
         return []
-    return [f"predict_proba rows must be probabilities summing to 1: row sums "
-            f"{np.round(sums[:5], 6).tolist()}, min {out.min():.3g}, max {out.max():.3g}"]
+    return [Problem(f"predict_proba rows must be probabilities summing to 1: row sums "
+                    f"{np.round(sums[:5], 6).tolist()}, min {out.min():.3g}, max {out.max():.3g}",
+                    f"assert {-tolerance.atol!r} <= out.min() and out.max() <= {1 + tolerance.atol!r}, (out.min(), out.max())\n"
+                    + assertion_line("out.sum(axis=1)", "np.ones(len(out))", np.ones(n_rows), tolerance))]
 
 
-def _transform_problems(ctx, out, n_rows, X_dtype) -> list[str]:
+def _transform_problems(ctx, out, n_rows, X_dtype) -> list[Problem]:
     problems = []
     if out.ndim != 2 or out.shape[0] != n_rows:
-        problems.append(f"transform returned shape {out.shape} for {n_rows} row(s); expected (n_rows, n_outputs)")
+        problems.append(Problem(f"transform returned shape {out.shape} for {n_rows} row(s); expected (n_rows, n_outputs)",
+                                f"assert out.ndim == 2 and out.shape[0] == {n_rows}, out.shape"))
     expected = _transform_dtype(ctx, X_dtype)
     if expected is not None and out.dtype != expected:
-        problems.append(f"transform returned {out.dtype} for {np.dtype(X_dtype).name} input; the "
-                        f"transformer's tags (preserves_dtype={preserved_dtypes(ctx.traits)}) promise {expected}")
+        problems.append(Problem(f"transform returned {out.dtype} for {np.dtype(X_dtype).name} input; the "
+                                f"transformer's tags (preserves_dtype={preserved_dtypes(ctx.traits)}) promise {expected}",
+                                f"assert out.dtype == np.{expected.name}, out.dtype"))
     elif out.dtype.kind not in "fiub":
-        problems.append(f"transform returned dtype {out.dtype}; expected a numeric dtype")
+        problems.append(Problem(f"transform returned dtype {out.dtype}; expected a numeric dtype",
+                                "assert out.dtype.kind in 'fiub', out.dtype"))
     return problems
 
 
@@ -321,12 +337,13 @@ def output_contract(ctx):
                 out = getattr(estimator, method)(rows.copy())
                 problems = contract_problems(ctx, estimator, method, out, len(rows), y, X_test.dtype)
                 if problems:
-                    script.add("print(type(out), getattr(out, 'shape', None), getattr(out, 'dtype', None))")
+                    script.add(*problems[0].assertion.splitlines())
                     raise Violation("; ".join(problems), observed=_describe_output(out),
                                     expected=f"a numpy array answering {method} for {len(rows)} row(s)")
         if ctx.traits.is_transformer:
             widths = {np.shape(estimator.transform(X_test.array[:n]))[1] for n in (1, len(X_test.array))}
             if len(widths) > 1:
+                script.add("assert np.shape(estimator.transform(X_test[:1]))[1] == np.shape(estimator.transform(X_test))[1]")
                 raise Violation(f"transform's output width depends on the number of rows: {sorted(widths)}")
 
     search(ctx, cases(), prop)
@@ -376,12 +393,13 @@ def float64_precision(ctx):
                  "precision is lost (a cast to float32 before centring?)",
                  observed=f"score {scores['offset']:.3f} with the offset",
                  expected=f"at least {scores['centred'] - PRECISION_MARGIN:.3f} (centred score - {PRECISION_MARGIN})",
-                 repro=ctx.repro("from conformance.data import dataset_for",
+                 repro=ctx.repro("from sklearn.base import clone", "from conformance.data import dataset_for",
                                  f"X, y = dataset_for(estimator, {n}).xy",
+                                 f"centred = clone(estimator).fit(X[:{split}], y[:{split}]).score(X[{split}:], y[{split}:])",
                                  f"X = X + {PRECISION_OFFSET:g}",
-                                 f"estimator.fit(X[:{split}], y[:{split}])",
-                                 f"print(estimator.score(X[{split}:], y[{split}:]))"
-                                 f"  # the same without the offset: {scores['centred']:.3f}"))
+                                 f"offset = clone(estimator).fit(X[:{split}], y[:{split}]).score(X[{split}:], y[{split}:])",
+                                 f"assert offset >= centred - {PRECISION_MARGIN}, f'score {{offset:.3f}} with the "
+                                 f"offset, {{centred:.3f}} without'"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,7 +601,11 @@ def invalid_input_errors(ctx):
     ctx.fail(f"{method} on {case.name}: {problem}{more}",
              observed="".join(f"\n      - {m} on {c.name}: {p}" for c, m, p in problems),
              expected=f"ValueError or TypeError mentioning one of {list(case.keywords)}",
-             repro=ctx.repro("import numpy as np", *setup, *case.code.splitlines(), call))
+             repro=ctx.repro("import numpy as np", *setup, *case.code.splitlines(),
+                             "try:", f"    {call}", "except (ValueError, TypeError) as exc:",
+                             f"    assert any(k in str(exc).lower() for k in {list(case.keywords)!r}), "
+                             "f'the error does not name the problem: {exc}'",
+                             "else:", f"    raise AssertionError('{method} accepted {case.name} silently')"))
 
 
 def _rejection_problem(estimator, method, args, case) -> str | None:
@@ -643,7 +665,8 @@ def batch_invariance(ctx):
 
     def prop(case, script):
         X, subset, alone, batch_size = case
-        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        script.prepare(*ordinary_fit_code(ctx))
+        script.add(*X.code("X"))
         full = call_all(estimator, X.array.copy(), methods, script, "X", "_full")
         reference = _reference_scores(full)
         rows = np.flatnonzero(subset)
@@ -694,7 +717,8 @@ def row_order_invariance(ctx):
 
     def prop(case, script):
         X, order = case
-        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        script.prepare(*ordinary_fit_code(ctx))
+        script.add(*X.code("X"))
         full = call_all(estimator, X.array.copy(), methods, script, "X", "_full")
         script.add(f"order = {order.tolist()}")
         permuted = call_all(estimator, X.array[order].copy(), methods, script, "X[order]", "_permuted")
@@ -720,7 +744,8 @@ def repeat_call_stable(ctx):
     width = fitted_width(ctx, estimator)
 
     def prop(X, script):
-        script.add(*ordinary_fit_code(ctx), *X.code("X"))
+        script.prepare(*ordinary_fit_code(ctx))
+        script.add(*X.code("X"))
         first = call_all(estimator, X.array.copy(), methods, script, "X", "_first")
         second = call_all(estimator, X.array.copy(), methods, script, "X", "_second")
         for method in methods:
@@ -755,23 +780,22 @@ def sample_weight_equivalence(ctx):
             weights[np.flatnonzero(data.y == label)[0]] = max(1, weights[np.flatnonzero(data.y == label)[0]])
     X_repeated, y_repeated = np.repeat(data.X, weights, axis=0), np.repeat(data.y, weights, axis=0)
     X_weighted, y_weighted, w_shuffled = shuffle(data.X, data.y, weights, random_state=0)
-    seed = {"random_state": 0} if "seeded" in ctx.traits.kinds else {}
+    seed = seed_params(ctx, 0)
     repeated = ctx.new(**seed).fit(X_repeated, y_repeated)
     weighted = ctx.new(**seed).fit(X_weighted, y_weighted, sample_weight=w_shuffled)
-    repro = ctx.repro(
-        "import numpy as np", "from sklearn.base import clone", "from sklearn.utils import shuffle",
-        f"X = np.array({data.X.tolist()!r})", f"y = np.array({data.y.tolist()!r})",
-        f"w = np.array({weights.tolist()!r})",
-        "repeated = clone(estimator).set_params(random_state=0).fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
-        if seed else "repeated = clone(estimator).fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))",
-        "Xs, ys, ws = shuffle(X, y, w, random_state=0)",
-        "weighted = clone(estimator).set_params(random_state=0).fit(Xs, ys, sample_weight=ws)"
-        if seed else "weighted = clone(estimator).fit(Xs, ys, sample_weight=ws)",
-        "print(np.abs(repeated.predict(X) - weighted.predict(X)).max())")
+    steps = ("from sklearn.base import clone", "from sklearn.utils import shuffle",
+             f"X = np.array({data.X.tolist()!r})", f"y = np.array({data.y.tolist()!r})",
+             f"w = np.array({weights.tolist()!r})",
+             f"expected = clone(estimator).set_params({params_text(seed)}).fit(np.repeat(X, w, axis=0), "
+             "np.repeat(y, w, axis=0))",
+             "Xs, ys, ws = shuffle(X, y, w, random_state=0)",
+             f"observed = clone(estimator).set_params({params_text(seed)}).fit(Xs, ys, sample_weight=ws)")
     for method in inference_methods(weighted):
         expected = np.asarray(getattr(repeated, method)(data.X))
         observed = np.asarray(getattr(weighted, method)(data.X))
-        ctx.assert_close(observed, expected, "batch",
-                         f"{method} after fitting with integer sample_weight differs from fitting on the "
-                         "rows repeated that many times (zero weight: row dropped)",
-                         repro=repro, dtype=precision_dtype(weighted, expected))
+        tolerance = ctx.tolerance("batch", precision_dtype(weighted, expected))
+        problem = mismatch(observed, expected, tolerance)
+        if problem is not None:
+            ctx.fail(f"{method} after fitting with integer sample_weight differs from fitting on the rows repeated "
+                     f"that many times (zero weight: row dropped): {problem}", expected=tolerance.describe(),
+                     repro=ctx.repro(*Recipe(steps).lines(method, expected, tolerance)))

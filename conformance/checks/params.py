@@ -23,7 +23,7 @@ from conformance.checks._support.fingerprints import (
     shared_state,
     short_repr,
 )
-from conformance.checks._support.outputs import assert_same_outputs, outputs, same_outputs
+from conformance.checks._support.outputs import Recipe, assert_same_outputs, outputs, same_outputs
 from conformance.checks._support.seeding import seed_global_rngs, seed_params, seeded_fit
 from conformance.registry import register
 from conformance.repro import changed_params, params_text
@@ -85,19 +85,43 @@ def init_stores_arguments_only(ctx):
     if activity.tensor_calls:
         names = sorted(set(activity.tensor_calls))
         problems.append(f"allocated tensors ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
-    problems += [f"built self.{name}" for name, value in vars(instance).items()
-                 if is_torch_object(value) and not (name in params and params[name] is value)]
-    for name, value in params.items():
-        if getattr(instance, name, _MISSING) is not value:
-            problems.append(f"stored {name} as something other than the object given")
+    built = [name for name, value in vars(instance).items()
+             if is_torch_object(value) and not (name in params and params[name] is value)]
+    problems += [f"built self.{name}" for name in built]
+    restored = [name for name, value in params.items() if getattr(instance, name, _MISSING) is not value]
+    problems += [f"stored {name} as something other than the object given" for name in restored]
     if problems:
         ctx.fail(f"{klass.__name__}.__init__ does more than store its arguments: " + "; ".join(problems),
                  expected="__init__ only assigns self.<name> = <name>; build modules, load weights "
                           "and allocate tensors in fit",
-                 repro=ctx.repro("import torch", "from unittest import mock",
-                                 "with mock.patch('torch.load', wraps=torch.load) as load:",
-                                 "    copy_ = type(estimator)(**estimator.get_params(deep=False))",
-                                 "print(load.called, sorted(set(vars(copy_)) - set(estimator.get_params(deep=False))))"))
+                 repro=ctx.repro(*_init_repro(sorted(set(activity.loads)), bool(activity.tensor_calls), built, restored)))
+
+
+def _init_repro(loads: list[str], allocated: bool, built: list[str], restored: list[str]) -> list[str]:
+    """Lines constructing a copy under watch, then asserting exactly what ``__init__`` did."""
+    lines = ["import torch", "from unittest import mock", "params = estimator.get_params(deep=False)"]
+    if allocated:
+        lines += ["from torch.overrides import TorchFunctionMode",
+                  "class Allocations(TorchFunctionMode):",
+                  "    made = []",
+                  "    def __torch_function__(self, func, types, args=(), kwargs=None):",
+                  "        out = func(*args, **(kwargs or {}))",
+                  "        if isinstance(out, torch.Tensor):",
+                  "            self.made.append(getattr(func, '__name__', str(func)))",
+                  "        return out"]
+    watches = [f"mock.patch({name!r}, wraps={name}) as load_{i}" for i, name in enumerate(loads)]
+    watches += ["Allocations() as allocations"] if allocated else []
+    lines += [f"with {', '.join(watches)}:" if watches else "if True:",
+              "    copy_ = type(estimator)(**params)"]
+    lines += [f"assert not load_{i}.called, '__init__ called {name}'" for i, name in enumerate(loads)]
+    if allocated:
+        lines.append("assert not allocations.made, f'__init__ allocated tensors: {sorted(set(allocations.made))}'")
+    if built:
+        lines.append(f"assert not any(hasattr(copy_, name) for name in {built!r}), '__init__ built {', '.join(built)}'")
+    if restored:
+        lines.append(f"assert all(getattr(copy_, name, None) is params[name] for name in {restored!r}), "
+                     "'__init__ stored a parameter as another object'")
+    return lines
 
 
 _MISSING = object()
@@ -164,18 +188,27 @@ def defaults_are_fresh(ctx):
     first, second, defaulted = _default_siblings(ctx.estimator)
     if not defaulted:
         ctx.skip("every parameter is given explicitly; no default is left to share")
-    found = []
+    found, sharing = [], []
     for name in defaulted:
         a, b = first.get_params(deep=False)[name], second.get_params(deep=False)[name]
-        found += [f"{name} ({path})" for path in shared_state(a, b, name, name)]
+        paths = shared_state(a, b, name, name)
+        found += [f"{name} ({path})" for path in paths]
+        sharing += [name] if paths else []
     if found:
         klass = type(ctx.estimator).__name__
         ctx.fail(f"two default-constructed {klass} share mutable defaults: " + "; ".join(found[:5]),
                  observed="the same object in both instances",
                  expected="default None (build the object in fit) or an immutable default",
-                 repro=ctx.repro("first, second = type(estimator)(), type(estimator)()",
-                                 f"assert first.get_params()[{defaulted[0]!r}] is not "
-                                 f"second.get_params()[{defaulted[0]!r}]"))
+                 repro=ctx.repro(*_siblings_lines(ctx.estimator), "from conformance.testing import assert_no_shared_state",
+                                 f"assert_no_shared_state(first.get_params()[{sharing[0]!r}], "
+                                 f"second.get_params()[{sharing[0]!r}])"))
+
+
+def _siblings_lines(estimator) -> list[str]:
+    """Repro lines building ``first`` and ``second`` as :func:`_default_siblings` does."""
+    given = sorted(changed_params(estimator))
+    return ["import copy", f"given = {{k: v for k, v in estimator.get_params(deep=False).items() if k in {given!r}}}",
+            "first, second = type(estimator)(**copy.deepcopy(given)), type(estimator)(**copy.deepcopy(given))"]
 
 
 def _default_siblings(estimator):
@@ -202,10 +235,9 @@ def instances_are_independent(ctx):
     second.fit(*other.fit_args())
     assert_same_outputs(ctx, outputs(first, data.X), before,
                         "fitting a second instance changed the first one's outputs",
-                        ctx.repro("first = type(estimator)(**estimator.get_params()).fit(X, y)",
-                                  "before = first.predict(X)",
-                                  "type(estimator)(**estimator.get_params()).fit(X_other, y_other)",
-                                  "assert (first.predict(X) == before).all()"))
+                        Recipe((*_siblings_lines(ctx.estimator), "from conformance.testing import fitted_outputs",
+                                "expected = fitted_outputs(first.fit(X, y), X)", "second.fit(X_other, y_other)",
+                                "observed = fitted_outputs(first, X)"), as_dict=True))
 
 
 @register("params.fit_does_not_mutate_params", applies_to=("any",))
@@ -226,8 +258,9 @@ def fit_does_not_mutate_params(ctx):
         ctx.fail("fit changed parameters: " + "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else ""),
                  expected="fit reads parameters and stores what it learns in attributes ending in '_' "
                           "(copy a given module before training it)",
-                 repro=ctx.repro("import copy", "before = copy.deepcopy(estimator.get_params())",
-                                 "estimator.fit(X, y)", "# compare estimator.get_params() with before"))
+                 repro=ctx.repro("from conformance.testing import assert_params_unchanged, params_snapshot",
+                                 "before = params_snapshot(estimator)", "estimator.fit(X, y)",
+                                 "assert_params_unchanged(before, estimator, 'fit changed parameters')"))
 
 
 @register("params.clone_is_unfitted_and_independent", applies_to=("any",))
@@ -245,7 +278,7 @@ def clone_is_unfitted_and_independent(ctx):
     fitted, data = ctx.fitted()
     expected = outputs(fitted, data.X)
     copy_ = clone(fitted)
-    repro = ctx.repro("from sklearn.base import clone", "estimator.fit(X, y)", "copy_ = clone(estimator)")
+    setup = ("from sklearn.base import clone", "estimator.fit(X, y)", "copy_ = clone(estimator)")
     try:
         check_is_fitted(copy_)
     except NotFittedError:
@@ -253,17 +286,27 @@ def clone_is_unfitted_and_independent(ctx):
     else:
         fitted_attrs = [k for k in vars(copy_) if k.endswith("_") and not k.startswith("__")]
         ctx.fail("clone of a fitted estimator is still fitted", observed=fitted_attrs or "__sklearn_is_fitted__() is True",
-                 expected="no attributes ending in '_' on the clone", repro=repro)
+                 expected="no attributes ending in '_' on the clone",
+                 repro=ctx.repro(*setup, "from sklearn.exceptions import NotFittedError",
+                                 "from sklearn.utils.validation import check_is_fitted",
+                                 "try:", "    check_is_fitted(copy_)", "except NotFittedError:", "    pass",
+                                 "else:", "    raise AssertionError('the clone of a fitted estimator is fitted')"))
     changes = fingerprint_changes(params_fingerprint(fitted), params_fingerprint(copy_))
     if changes:
-        ctx.fail("clone has other parameters than the original: " + "; ".join(changes[:5]), repro=repro)
+        ctx.fail("clone has other parameters than the original: " + "; ".join(changes[:5]),
+                 repro=ctx.repro(*setup, "from conformance.testing import assert_same_params",
+                                 "assert_same_params(estimator, copy_)"))
     shared = shared_state(fitted, copy_, "original", "clone")
     if shared:
         ctx.fail("clone shares state with the original: " + "; ".join(shared[:5]),
-                 expected="no mutable object reachable from both", repro=repro)
+                 expected="no mutable object reachable from both",
+                 repro=ctx.repro(*setup, "from conformance.testing import assert_no_shared_state",
+                                 "assert_no_shared_state(estimator, copy_)"))
     copy_.fit(*ctx.data(seed=1).fit_args())
-    assert_same_outputs(ctx, outputs(fitted, data.X), expected,
-                        "fitting the clone changed the original's outputs", repro + "\ncopy_.fit(X_other, y_other)")
+    assert_same_outputs(ctx, outputs(fitted, data.X), expected, "fitting the clone changed the original's outputs",
+                        Recipe((*setup, "from conformance.testing import fitted_outputs",
+                                "expected = fitted_outputs(estimator, X)", "copy_.fit(X_other, y_other)",
+                                "observed = fitted_outputs(estimator, X)"), as_dict=True))
 
 
 @register("params.get_set_params_roundtrip", applies_to=("any",))
@@ -275,37 +318,43 @@ def get_set_params_roundtrip(ctx):
     reported back (or not passed on to the nested object), makes a search silently wrong.
     """
     params = ctx.new().get_params(deep=True)
-    problems = []
+    problems, repro = [], None
     for name, value in params.items():
-        for new in ([value] + ([changed_value(value)] if changed_value(value) is not None else [])):
-            problem = _set_and_read_back(ctx.new(), name, new)
-            if problem:
-                problems.append(problem)
+        changed = changed_value(value)
+        for new in ([value] + ([changed] if changed is not None else [])):
+            found = _set_and_read_back(ctx.new(), name, new)
+            if found:
+                problems.append(found[0])
+                value_line = f"value = {new!r}" if new is changed else f"value = estimator.get_params(deep=True)[{name!r}]"
+                repro = repro or [value_line, f"estimator.set_params(**{{{name!r}: value}})", *found[1]]
                 break
     if problems:
         ctx.fail("get_params/set_params do not round-trip: " + "; ".join(problems[:5]),
                  expected="set_params(name=v) then get_params(deep=True)[name] is v, for every name",
-                 repro=ctx.repro("params = estimator.get_params(deep=True)",
-                                 "for name, value in params.items():",
-                                 "    estimator.set_params(**{name: value})",
-                                 "    assert estimator.get_params(deep=True)[name] is value"))
+                 repro=ctx.repro(*repro))
 
 
-def _set_and_read_back(estimator, name: str, value) -> str | None:
+def _set_and_read_back(estimator, name: str, value) -> tuple[str, list[str]] | None:
+    """``(problem, repro lines asserting it)`` when ``set_params(name=value)`` does not round-trip."""
     try:
         estimator.set_params(**{name: value})
     except Exception as exc:  # noqa: BLE001 - the estimator's refusal is the finding
-        return f"set_params({name}={short_repr(value)}) raised {type(exc).__name__}: {exc}"
+        return f"set_params({name}={short_repr(value)}) raised {type(exc).__name__}: {exc}", []
     reported = estimator.get_params(deep=True)
     if name not in reported:
-        return f"after set_params({name}=...), get_params(deep=True) no longer lists {name}"
+        return (f"after set_params({name}=...), get_params(deep=True) no longer lists {name}",
+                [f"assert {name!r} in estimator.get_params(deep=True)"])
     if not _is_or_equals(reported[name], value):
-        return f"set_params({name}={short_repr(value)}) but get_params reports {short_repr(reported[name])}"
+        return (f"set_params({name}={short_repr(value)}) but get_params reports {short_repr(reported[name])}",
+                [f"reported = estimator.get_params(deep=True)[{name!r}]",
+                 "assert reported is value or reported == value, f'get_params reports {reported!r}'"])
     owner, _, leaf = name.rpartition("__")
     if owner and owner in reported and hasattr(reported[owner], "get_params"):
         nested = reported[owner].get_params(deep=False).get(leaf, _MISSING)
         if not _is_or_equals(nested, value):
-            return f"set_params({name}=...) did not reach {owner}, whose {leaf} is {short_repr(nested)}"
+            return (f"set_params({name}=...) did not reach {owner}, whose {leaf} is {short_repr(nested)}",
+                    [f"nested = estimator.get_params(deep=True)[{owner!r}].get_params(deep=False).get({leaf!r})",
+                     f"assert nested is value or nested == value, f'{owner}.{leaf} is {{nested!r}}'"])
     return None
 
 
@@ -343,9 +392,11 @@ def set_params_acts_like_constructor(ctx):
                          "compared with the constructor (see the determinism checks)")
             assert_same_outputs(ctx, by_set_params, by_constructor,
                                 f"set_params({name}={new!r}) fits differently from the constructor given {name}={new!r}",
-                                ctx.repro(f"a = type(estimator)(**{{**estimator.get_params(), {name!r}: {new!r}}}).fit(X, y)",
-                                          f"b = estimator.set_params({name}={new!r}).fit(X, y)",
-                                          "assert (a.predict(X) == b.predict(X)).all()"))
+                                Recipe(("from sklearn.base import clone", "from conformance.testing import seed_global_rngs",
+                                        f"base = clone(estimator).set_params({params_text(seed_params(ctx))})",
+                                        f"seed_global_rngs(0); expected = type(base)(**{{**base.get_params(deep=False), "
+                                        f"{name!r}: {new!r}}}).fit(X, y)",
+                                        f"seed_global_rngs(0); observed = clone(base).set_params({name}={new!r}).fit(X, y)")))
         return f"compared set_params({name}={new!r}) with the constructor"
     ctx.skip("no numeric or boolean parameter changes the fitted result when changed "
              f"(tried: {', '.join(tried) or 'none'}), so set_params cannot be compared with the constructor")
@@ -355,6 +406,9 @@ def scoring_for(estimator):
     """``None`` (the estimator's own ``score``), or for estimators without one a scorer that
     only drives the machinery: the mean of the first output."""
     return None if hasattr(estimator, "score") else mean_output_score
+
+
+_MEAN_OUTPUT_SCORER = "lambda est, X, y=None: float(np.mean(next(iter(fitted_outputs(est, X).values()))))"
 
 
 def mean_output_score(estimator, X, y=None) -> float:
@@ -378,14 +432,16 @@ def works_in_pipeline_and_cross_val_score(ctx):
         if produced.shape[:1] != (len(data.X),):
             ctx.fail(f"inside a Pipeline, {name} returns shape {produced.shape}",
                      expected=f"one row per sample: ({len(data.X)}, ...)",
-                     repro=ctx.repro("from sklearn.pipeline import make_pipeline",
+                     repro=ctx.repro("import numpy as np", "from sklearn.pipeline import make_pipeline",
                                      "from sklearn.preprocessing import StandardScaler",
-                                     f"make_pipeline(StandardScaler(), estimator).fit(X, y).{name}(X)"))
+                                     f"out = np.asarray(make_pipeline(StandardScaler(), estimator).fit(X, y).{name}(X))",
+                                     "assert out.shape[:1] == (len(X),), f'shape {out.shape}'"))
     scores = cross_val_score(ctx.new(), *data.fit_args(), cv=2, error_score="raise", scoring=scoring_for(ctx.new()))
     if not np.all(np.isfinite(scores)):
         ctx.fail("cross_val_score gave non-finite scores", observed=scores.tolist(),
-                 repro=ctx.repro("from sklearn.model_selection import cross_val_score",
-                                 "cross_val_score(estimator, X, y, cv=2, error_score='raise')"))
+                 repro=ctx.repro("import numpy as np", "from sklearn.model_selection import cross_val_score",
+                                 "scores = cross_val_score(estimator, X, y, cv=2, error_score='raise')",
+                                 "assert np.isfinite(scores).all(), scores"))
 
 
 @register("params.grid_search_parallel", applies_to=("any",))
@@ -412,13 +468,16 @@ def grid_search_parallel(ctx):
     with _forked_workers():
         search.fit(*data.fit_args())  # folds fit in workers; the refit runs here, from the seeded RNGs
     best = search.best_params_[name]
-    repro = ctx.repro("from sklearn.model_selection import GridSearchCV",
-                      f"search = GridSearchCV(estimator, {grid!r}, cv=2, n_jobs=2).fit(X, y)",
-                      "refit = type(estimator)(**{**estimator.get_params(), **search.best_params_}).fit(X, y)",
-                      "assert (search.predict(X) == refit.predict(X)).all()")
+    steps = ("import numpy as np", "from sklearn.base import clone", "from sklearn.model_selection import GridSearchCV",
+             "from conformance.testing import fitted_outputs, seed_global_rngs",
+             f"base = clone(estimator).set_params({params_text(seed_params(ctx))})",
+             f"seed_global_rngs(0); search = GridSearchCV(base, {grid!r}, cv=2, n_jobs=2, error_score='raise', "
+             f"scoring={None if hasattr(base, 'score') else _MEAN_OUTPUT_SCORER}).fit(X, y)")
     reported = search.best_estimator_.get_params()[name]
     if reported != best:
-        ctx.fail(f"best_estimator_ has {name}={reported!r}", expected=f"{name}={best!r} (best_params_)", repro=repro)
+        ctx.fail(f"best_estimator_ has {name}={reported!r}", expected=f"{name}={best!r} (best_params_)",
+                 repro=ctx.repro(*steps, f"assert search.best_estimator_.get_params()[{name!r}] == "
+                                 f"search.best_params_[{name!r}]"))
     expected = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
     observed = outputs(search.best_estimator_, data.X)
     if not same_outputs(observed, expected):
@@ -426,7 +485,10 @@ def grid_search_parallel(ctx):
         if not same_outputs(again, expected):
             return f"refit not compared: two identical fits with {name}={best!r} disagree"
         assert_same_outputs(ctx, observed, expected,
-                            f"the refit best_estimator_ does not act like {name}={best!r} given to the constructor", repro)
+                            f"the refit best_estimator_ does not act like {name}={best!r} given to the constructor",
+                            Recipe((*steps, "observed = search.best_estimator_",
+                                    "seed_global_rngs(0); expected = type(base)(**{**base.get_params(deep=False), "
+                                    "**search.best_params_}).fit(X, y)")))
     return f"searched {name} over {grid[name]!r}"
 
 

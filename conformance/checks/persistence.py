@@ -21,12 +21,17 @@ import numpy as np
 from conformance.checks._support.cuda import cuda_under_test
 from conformance.checks._support.fingerprints import fingerprint_changes, params_fingerprint
 from conformance.checks._support.fresh_fit import fresh_fit
-from conformance.checks._support.outputs import assert_same_outputs, outputs
+from conformance.checks._support.outputs import Recipe, assert_same_outputs, fail_if_differ, outputs
 from conformance.checks._support.seeding import seed_params, seeded_fit
 from conformance.fresh import run_python
 from conformance.registry import register
+from conformance.repro import params_text
 
 FRESH_PROCESS_TIMEOUT_S = 120
+# The new interpreter's side of the fresh-process reproduction.
+_LOAD_CHILD = ("import pickle, sys; from conformance.testing import fitted_outputs; "
+               "payload, X = pickle.loads(sys.stdin.buffer.read()); "
+               "sys.stdout.buffer.write(pickle.dumps(fitted_outputs(pickle.loads(payload), X)))")
 # Growth allowed per extra training row: less than one float32 per row.
 BYTES_PER_ROW_LIMIT = 4
 _LOAD_AND_PREDICT = r"""
@@ -53,15 +58,24 @@ print("NOTE:" + note)
 def _roundtrip_check(ctx, how: str, save_and_load, repro_lines):
     fitted, data = fresh_fit(ctx)
     expected = outputs(fitted, data.X)
-    repro = ctx.repro("estimator.fit(X, y)", *repro_lines,
-                      "assert (loaded.predict(X) == estimator.predict(X)).all()")
-    loaded = save_and_load(fitted)
+    # The outputs are taken before the round-trip, as here: a __getstate__ that edits the
+    # estimator's own __dict__ changes the original too.
+    steps = ("from conformance.testing import fitted_outputs", "estimator.fit(X, y)",
+             "expected = fitted_outputs(estimator, X)", *repro_lines)
+    try:
+        loaded = save_and_load(fitted)
+    except Exception as exc:  # noqa: BLE001 - the estimator cannot be saved or loaded this way
+        ctx.fail(f"a {how} round-trip of the fitted estimator raised {type(exc).__name__}: {exc}",
+                 expected=f"the fitted estimator can be saved and loaded with {how}",
+                 repro=ctx.repro(*steps), cause=exc)
     try:
         observed = outputs(loaded, data.X)
     except Exception as exc:  # noqa: BLE001 - the loaded copy's failure is the verdict
         ctx.fail(f"after a {how} round-trip the estimator cannot predict: {type(exc).__name__}: {exc}",
-                 expected="the loaded copy is fitted and computes what the original does", repro=repro)
-    assert_same_outputs(ctx, observed, expected, f"outputs changed after a {how} round-trip", repro)
+                 expected="the loaded copy is fitted and computes what the original does",
+                 repro=ctx.repro(*steps, "fitted_outputs(loaded, X)"), cause=exc)
+    assert_same_outputs(ctx, observed, expected, f"outputs changed after a {how} round-trip",
+                        Recipe((*steps, "observed = fitted_outputs(loaded, X)"), as_dict=True))
 
 
 @register("persistence.pickle_roundtrip", applies_to=("any",))
@@ -118,23 +132,36 @@ def unfitted_roundtrip(ctx):
     from sklearn.utils.validation import check_is_fitted
 
     original = ctx.new(**seed_params(ctx))
-    repro = ctx.repro("import pickle", "loaded = pickle.loads(pickle.dumps(estimator))")
-    loaded = pickle.loads(pickle.dumps(original))
+    steps = ("import pickle", f"estimator.set_params({params_text(seed_params(ctx))})",
+             "loaded = pickle.loads(pickle.dumps(estimator))")
+    try:
+        loaded = pickle.loads(pickle.dumps(original))
+    except Exception as exc:  # noqa: BLE001 - an unfitted estimator that cannot travel is the finding
+        ctx.fail(f"pickling the unfitted estimator raised {type(exc).__name__}: {exc}",
+                 expected="an unfitted estimator pickles (parallel searches send it to workers)",
+                 repro=ctx.repro(*steps), cause=exc)
     changes = fingerprint_changes(params_fingerprint(original), params_fingerprint(loaded))
     if changes:
         ctx.fail("parameters changed in a pickle round-trip of the unfitted estimator: " + "; ".join(changes[:5]),
-                 repro=repro)
+                 repro=ctx.repro(*steps, "from conformance.testing import assert_same_params",
+                                 "assert_same_params(estimator, loaded)"))
     try:
         check_is_fitted(loaded)
     except NotFittedError:
         pass
     else:
-        ctx.fail("the unfitted estimator is fitted after a pickle round-trip", repro=repro)
+        ctx.fail("the unfitted estimator is fitted after a pickle round-trip",
+                 repro=ctx.repro(*steps, "from sklearn.exceptions import NotFittedError",
+                                 "from sklearn.utils.validation import check_is_fitted",
+                                 "try:", "    check_is_fitted(loaded)", "except NotFittedError:", "    pass",
+                                 "else:", "    raise AssertionError('the unpickled unfitted estimator is fitted')"))
     data = ctx.data()
     observed = outputs(seeded_fit(loaded, data), data.X)
     expected = outputs(seeded_fit(original, data), data.X)
     assert_same_outputs(ctx, observed, expected, "the unpickled unfitted estimator fits differently",
-                        repro + "\nassert (loaded.fit(X, y).predict(X) == estimator.fit(X, y).predict(X)).all()")
+                        Recipe((*steps, "from conformance.testing import seed_global_rngs",
+                                "seed_global_rngs(0); observed = loaded.fit(X, y)",
+                                "seed_global_rngs(0); expected = estimator.fit(X, y)")))
 
 
 @register("persistence.fresh_process_load", applies_to=("any",), fresh_process=True)
@@ -149,15 +176,21 @@ def fresh_process_load(ctx):
     expected = outputs(fitted, data.X)
     with tempfile.TemporaryDirectory() as folder:
         produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected))
-    repro = ctx.repro("import pickle", "estimator.fit(X, y)", "pickle.dump(estimator, open('model.pkl', 'wb'))",
-                      "# then, in a new interpreter: pickle.load(open('model.pkl', 'rb')).predict(X)")
+    recipe = Recipe(("import pickle, subprocess, sys", "from conformance.testing import fitted_outputs",
+                     "estimator.fit(X, y)", "expected = fitted_outputs(estimator, X)",
+                     "# load and predict in a new interpreter, outputs sent back",
+                     f"child = {_LOAD_CHILD!r}",
+                     "observed = pickle.loads(subprocess.run([sys.executable, '-c', child], "
+                     "input=pickle.dumps((pickle.dumps(estimator), X)), capture_output=True, check=True).stdout)"),
+                    as_dict=True)
     if problem:
         hint = ""
         if type(ctx.estimator).__module__ == "__main__":
             hint = (f" ({type(ctx.estimator).__name__} is defined in __main__, so pickle stores it by "
                     "that name; move the class into an importable module)")
-        ctx.fail("loading and predicting in a fresh process failed" + hint, observed=problem, repro=repro)
-    assert_same_outputs(ctx, produced, expected, "outputs differ when loaded in a fresh process", repro)
+        ctx.fail("loading and predicting in a fresh process failed" + hint, observed=problem,
+                 repro=ctx.repro(*recipe.steps))
+    assert_same_outputs(ctx, produced, expected, "outputs differ when loaded in a fresh process", recipe)
     return note or None
 
 
@@ -200,9 +233,11 @@ def pickle_size_independent_of_n_samples(ctx):
         ctx.fail(f"the pickle grows with the training set: {small} bytes after fitting {n} rows, "
                  f"{large} bytes after {4 * n} rows ({per_row:.1f} bytes per extra row)",
                  expected=f"growth below {BYTES_PER_ROW_LIMIT} bytes per extra row (no copy of the data)",
-                 repro=ctx.repro("import pickle",
-                                 f"len(pickle.dumps(estimator.fit(X[:{n}], y[:{n}])))",
-                                 f"len(pickle.dumps(estimator.fit(X[:{4 * n}], y[:{4 * n}])))"))
+                 repro=ctx.repro("import pickle", "from sklearn.base import clone", "from conformance.data import dataset_for",
+                                 f"small = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {n}).fit_args())))",
+                                 f"large = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {4 * n}).fit_args())))",
+                                 f"assert large - small < {limit}, f'the pickle grew by {{large - small}} bytes for "
+                                 f"{3 * n} more training rows'"))
     return f"{small} bytes after {n} rows, {large} after {4 * n}"
 
 
@@ -222,17 +257,30 @@ def cuda_pickle_loads_without_cuda(ctx):
     with tempfile.TemporaryDirectory() as folder:
         produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected),
                                                   env={"CUDA_VISIBLE_DEVICES": ""}, device_param=device_param)
-    repro = ctx.repro("import pickle", f"estimator.set_params({device_param}={device!r}).fit(X, y)",
-                      "pickle.dump(estimator, open('model.pkl', 'wb'))",
-                      "# then: CUDA_VISIBLE_DEVICES= python -c \"import pickle; pickle.load(open('model.pkl', 'rb')).predict(X)\"")
+    child = _LOAD_CHILD.replace("fitted_outputs(pickle.loads(payload), X)",
+                                f"fitted_outputs(_on_cpu(pickle.loads(payload), {device_param!r}), X)")
+    recipe = Recipe(("import os, pickle, subprocess, sys", "from conformance.testing import fitted_outputs",
+                     f"estimator.set_params({device_param}={device!r}).fit(X, y)",
+                     "expected = fitted_outputs(estimator, X)",
+                     "# load and predict where CUDA is hidden, outputs sent back",
+                     f"child = {_CPU_FALLBACK!r} + {child!r}",
+                     "observed = pickle.loads(subprocess.run([sys.executable, '-c', child], "
+                     "input=pickle.dumps((pickle.dumps(estimator), X)), capture_output=True, check=True, "
+                     "env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''}).stdout)"), as_dict=True)
     if problem:
         ctx.fail("the CUDA-fitted pickle does not load and predict where CUDA is hidden", observed=problem,
                  expected="state moved to the CPU in __getstate__ (or mapped with map_location='cpu' when "
                           "loaded), and the device falling back to 'cpu' without CUDA",
-                 repro=repro)
-    for name in expected:
-        ctx.assert_close(produced[name], expected[name], "device", f"{name} on the CPU versus on CUDA", repro)
+                 repro=ctx.repro(*recipe.steps))
+    fail_if_differ(ctx, produced, expected, "device", "outputs on the CPU (CUDA hidden) versus on CUDA", recipe)
     return note or None
+
+
+# Defines _on_cpu for the reproduction's child: predict as loaded, or after set_params(device='cpu').
+_CPU_FALLBACK = ("def _on_cpu(estimator, param):\n"
+                 "    try:\n        fitted_outputs(estimator, X[:1])\n"
+                 "    except Exception:\n        estimator.set_params(**{param: 'cpu'})\n"
+                 "    return estimator\n")
 
 
 @register("persistence.skops_roundtrip", applies_to=("any",))
@@ -251,8 +299,9 @@ def skops_roundtrip(ctx):
         ctx.skip("skops is not installed (pip install skops)")
     fitted, data = fresh_fit(ctx)
     expected = outputs(fitted, data.X)
-    repro = ctx.repro("import skops.io as sio", "estimator.fit(X, y)", "payload = sio.dumps(estimator)",
-                      "loaded = sio.loads(payload, trusted=sio.get_untrusted_types(data=payload))")
+    recipe = Recipe(("import skops.io as sio", "estimator.fit(X, y)", "payload = sio.dumps(estimator)",
+                     "loaded = sio.loads(payload, trusted=sio.get_untrusted_types(data=payload))"),
+                    observed="loaded", expected="estimator")
     try:
         payload = sio.dumps(fitted)
     except Exception as exc:  # noqa: BLE001 - what skops cannot store is the finding
@@ -262,5 +311,5 @@ def skops_roundtrip(ctx):
         return None
     untrusted = sio.get_untrusted_types(data=payload)
     loaded = sio.loads(payload, trusted=untrusted)
-    assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", repro)
+    assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", recipe)
     return "types to trust: " + (", ".join(untrusted) if untrusted else "none")

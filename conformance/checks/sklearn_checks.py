@@ -109,7 +109,7 @@ class SklearnCheck:
                                f"{type(estimator).__name__}: {self.known_failure} "
                                f"({type(exc).__name__}: {str(exc)[:200]})") from exc
 
-    def repro(self, target) -> str:
+    def repro(self, target, settings=None) -> str:
         func = _base_function(self.check)
         args = [repr(a) for a in getattr(self.check, "args", ())] + ["estimator"]
         keywords = getattr(self.check, "keywords", {}) or {}
@@ -145,7 +145,7 @@ class GenerationFailure:
     def docs(self) -> str:
         return docs_url(CATEGORY, "check_generation")
 
-    def repro(self, target) -> str | None:
+    def repro(self, target, settings=None) -> str | None:
         return None  # the failure carries its own
 
     def run(self, context) -> None:

@@ -18,6 +18,7 @@ import zlib
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
+from conformance.checks._support.seeding import seed_global_rngs
 from conformance.errors import CheckError, CheckFailure
 
 # Shrinking refits the estimator on every candidate; past these, unseen candidates count as
@@ -27,13 +28,28 @@ SHRINK_SECONDS = 20.0
 
 
 class Script:
-    """The lines a property ran, in order: the reproduction of whatever it raised."""
+    """The lines a property ran, in order: the reproduction of whatever it raised.
+
+    Every example runs from global RNGs seeded with 0 (:func:`search` seeds them), so a defect
+    that draws from them (a shuffling ``DataLoader`` at predict) fails the same way when the
+    script is pasted: the script seeds them at the same point, after its ``prepare`` lines
+    (which rebuild what the check had before the example started, such as the shared fit).
+    """
+
+    SEEDING = ("from conformance.testing import seed_global_rngs", "seed_global_rngs(0)")
 
     def __init__(self):
+        self.setup: list[str] = []
         self.lines: list[str] = []
+
+    def prepare(self, *lines: str) -> None:
+        self.setup.extend(lines)
 
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
+
+    def code(self) -> list[str]:
+        return [*self.setup, *self.SEEDING, *self.lines]
 
 
 class Violation(Exception):
@@ -89,13 +105,14 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                seed_global_rngs(0, torch_too=ctx.traits.torch)
                 prop(value, script)
         except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
-            seen[key] = last[0] = (exc, script.lines)
+            seen[key] = last[0] = (exc, script.code())
             if state["first_failure"] is None:
                 state["first_failure"] = time.monotonic()
             raise
-        seen[key] = last[0] = (None, script.lines)
+        seen[key] = last[0] = (None, script.code())
 
     derandomize = bool(ctx.budget.derandomize)
     options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
