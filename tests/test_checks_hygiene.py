@@ -17,7 +17,7 @@ CHECK = "hygiene.fit_and_predict_leave_global_state"
     (defects.LeaksDefaultDtype(), "torch.get_default_dtype(): torch.float32 -> torch.float64"),
     (defects.DisablesGradInPredict(), "torch.is_grad_enabled(): True -> False"),
     (defects.PinsThreads(), "torch.get_num_threads()"),
-    (defects.SilencesNumpy(), "numpy.errstate"),
+    (defects.SilencesNumpy(), "np.geterr()"),
     (defects.EnablesDeterminism(), "torch.are_deterministic_algorithms_enabled(): False -> True"),
 ], ids=lambda value: type(value).__name__ if not isinstance(value, str) else "")
 def test_hygiene_check_fails_estimator_that_leaks_a_setting(run_check, estimator, leaked):

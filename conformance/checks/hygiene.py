@@ -37,7 +37,7 @@ def fit_and_predict_leave_global_state(ctx):
         before = GlobalState.capture()
         call()
         after = GlobalState.capture()
-        changed.extend(f"{method} changed {change}" for change in before.setting_changes(after))
+        changed.extend(f"{method} changed {change}" for change in map(str, before.changes(after)))
         rngs.extend(f"{method} drew from {name}" for name in before.rng_changes(after))
 
     with _virtual_thread_count(VIRTUAL_THREADS):
