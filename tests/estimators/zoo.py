@@ -23,6 +23,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
+# The hygiene check's defects, one per kind of process-wide state, join the zoo (DEFECTS below).
+# LeaksDefaultDtype and PinsThreads stay out: SetsDefaultDtype and SetsNumThreads are their zoo twins.
+from tests.estimators.hygiene_defects import (  # noqa: F401
+    AddsRootHandler, AllowsTF32, ChangesDirectory, DetectsAnomalies, DisablesGradInPredict, EnablesCudnnBenchmark,
+    EnablesDeterminism, ExtendsSysPath, FlushesDenormals, IgnoresWarnings, InstallsSignalHandler,
+    LeavesChildProcessRunning, LeavesThreadRunning, LowersMatmulPrecision, SetsDefaultDevice, SetsEnvironment,
+    SetsEnvironmentInPredict, SetsPrintOptions, SetsRootLogLevel, SilencesNumpy, SilencesNumpyInPartialFit,
+)
 
 HYGIENE = "hygiene.fit_and_predict_leave_global_state"
 
