@@ -4,6 +4,8 @@
   ``fit``, its hyperparameters tunable as ``module__<name>``, with an integrated scaler
   (``scaler=None`` means a fresh ``StandardScaler``; ``"passthrough"`` turns it off).
 - :class:`PretrainedTransformer`: an already-trained module (or weights file) as a transformer.
+- :class:`PretrainedTextEncoder`: a pretrained byte-level transformer that embeds raw documents
+  (not in ``default_estimators()`` until the suite generates text).
 
 ``default_estimators()`` is what the suite checks when no ``--estimator`` is given. See
 ``docs/reference-estimators.md`` for the design decisions a copier must keep.
@@ -11,10 +13,11 @@
 
 from reference_estimators.modules import MLP, DemoEncoder
 from reference_estimators.pretrained import PretrainedTransformer
+from reference_estimators.text import PretrainedTextEncoder
 from reference_estimators.trainers import TorchClassifier, TorchRegressor
 
-__all__ = ["TorchClassifier", "TorchRegressor", "PretrainedTransformer", "MLP", "DemoEncoder",
-           "default_estimators"]
+__all__ = ["TorchClassifier", "TorchRegressor", "PretrainedTransformer", "PretrainedTextEncoder", "MLP",
+           "DemoEncoder", "default_estimators"]
 
 
 def default_estimators() -> list:

@@ -19,6 +19,8 @@ from sklearn import get_config
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from reference_estimators import _safetensors
+
 # torch.optim imports torch._dynamo on the first optimizer it builds (1.5-3 s). Importing it with
 # this package means a process that forks workers after the import (the conformance suite runs
 # each check in a forked child) pays that once, not once per worker.
@@ -246,14 +248,15 @@ def copy_module(module: torch.nn.Module) -> torch.nn.Module:
 def load_weights(path) -> dict:
     """A state_dict from a safetensors file or a ``torch.save(state_dict)`` file, safely.
 
+    Safetensors files are read by ``_safetensors`` (no package needed), which refuses a
+    malformed file with a ``ValueError``.
+
     ``torch.load`` runs with ``weights_only=True``: a file that is any other pickle (one that
     would run code when loaded) is refused with a ``ValueError`` instead of being executed.
     """
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
+        return _safetensors.load(path)  # no safetensors package needed
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -265,6 +268,17 @@ def load_weights(path) -> dict:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, not a state_dict of tensors")
     return state
+
+
+def load_into(module: torch.nn.Module, path) -> torch.nn.Module:
+    """``module`` with the weights file ``path`` loaded; weights that do not fit are a ``ValueError``."""
+    state = load_weights(path)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"the weights in {str(path)!r} do not fit "
+                         f"{type(module).__name__}: {exc}") from None
+    return module
 
 
 def _to_numpy_tree(value):

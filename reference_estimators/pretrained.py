@@ -119,10 +119,5 @@ class PretrainedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _
         if module is self.module:
             module = _torch.copy_module(module)  # fit must never move or re-mode the user's module
         if self.weights is not None:
-            state = _torch.load_weights(self.weights)
-            try:
-                module.load_state_dict(state)
-            except RuntimeError as exc:
-                raise ValueError(f"the weights in {str(self.weights)!r} do not fit "
-                                 f"{type(module).__name__}: {exc}") from None
+            _torch.load_into(module, self.weights)
         return module
