@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     anchor = next((k for k in commands if k == "check_estimator (torch 1 thread)"), None)
     slow_anchor = next((k for k in commands if k == "check_estimator (torch default threads)"), None)
     print()
-    header = f"| mode | median wall s | median cpu s | wall / check_estimator (1 thread) | wall / check_estimator (default threads) |"
+    header = "| mode | median wall s | median cpu s | wall / check_estimator (1 thread) | wall / check_estimator (default threads) |"
     print(header)
     print("| --- | ---: | ---: | ---: | ---: |")
     for name in commands:

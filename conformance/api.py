@@ -35,6 +35,11 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     pattern matching nothing is a ``ValueError``. ``baseline`` is ``{check_id: reason}`` of known
     failures, reported ``xfailed``. ``jobs`` runs that many checks at once (``"auto"``: one per
     CPU; needs fork isolation). ``devices`` selects the device checks' devices (``"cpu,cuda"``).
+
+    Checks run in children forked from this process. Once this process has run torch on several
+    threads, a child whose estimator raises torch's thread count can hang until its timeout
+    (OpenMP is not fork-safe): call ``check`` before training anything here, or run the suite
+    from the command line, whose process never runs torch on more than one thread.
     """
     from conformance.parallel import ParallelRunner
 

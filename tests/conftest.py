@@ -27,3 +27,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_configure(config):
+    # Checks fork from the test process. libgomp is not fork-safe: once a process has run a
+    # parallel torch region, a forked child that raises its thread count hangs (a defect that
+    # changes the thread count does exactly that). One thread here, as the suite's own process
+    # pins itself, keeps every forked check safe whatever ran in this worker before it.
+    import torch
+
+    torch.set_num_threads(1)

@@ -3,7 +3,6 @@ a repro that fails as pasted; correct estimators pass; leaks never change anothe
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -132,9 +131,10 @@ def test_import_time_effects_of_a_lazily_imported_library_do_not_count(run_check
 @pytest.mark.parametrize("defect", defects.DEFECTS, ids=lambda d: d.__name__)
 def test_repro_fails_as_pasted_in_a_fresh_interpreter_asserting_the_first_leak(verdicts, defect):
     result = verdicts[defect.__name__]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", repro_of(result)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    from conformance.fresh import ensure_server, run_python
+
+    ensure_server()  # a fresh interpreter forked from one that imported the libraries already
+    done = run_python(repro_of(result), env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120, text=True)
     assert done.returncode != 0, repro_of(result)
     raised = done.stderr.strip().splitlines()[-1]
     digitless = [re.sub(r"\d+", "N", text) for text in (raised, "AssertionError: " + findings(result)[0])]

@@ -15,7 +15,7 @@ import sklearn
 import torch
 
 from conformance.globalstate import GlobalState, current_settings
-from conformance.runner import ChildFailure, run_in_child
+from conformance.processes import ChildFailure, run_in_child
 
 # The settings users have been bitten by (issue 12): each must be in the table.
 REQUIRED = (

@@ -81,7 +81,8 @@ def test_naive_torch_classifier_fails_with_actionable_messages(pytester, monkeyp
         message = by_id[check_id]["message"]
         assert by_id[check_id]["status"] == "failed"
         assert "reproduce with:" in message and "from tests.estimators.naive import NaiveTorchClassifier" in message
-        assert f"docs: docs/checks/sklearn.md#{check_id.split('.')[1]}" in message
+        assert (f"docs: python -m conformance explain {check_id}  (docs/checks/sklearn.md#{check_id.split('.')[1]} "
+                "in the source)") in message
     assert result.ret == 1
 
 

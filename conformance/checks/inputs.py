@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from conformance import strategies as cs
 from conformance.checks._support.outputs import Recipe, output_methods
 from conformance.checks._support.seeding import seed_params
-from conformance.checks._support.search import Script, Violation, search
+from conformance.checks._support.search import Violation, search
 from conformance.checks._support.tags import (
     input_tag,
     multi_class,
