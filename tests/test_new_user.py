@@ -152,6 +152,7 @@ def test_the_kind_notice_comes_first_and_the_config_one_directory_up_is_read(fir
                                 "BaseEstimator"), header
     assert "fix the order: class MyClassifier(ClassifierMixin, BaseEstimator)" in header[0]
     assert "NO TARGET WAS NAMED" not in done.stdout
+    assert "PytestAssertRewriteWarning" not in done.stdout + done.stderr
     (estimator,) = report["estimators"]
     assert (estimator["label"], estimator["kind"]) == ("MyClassifier", "classifier")
     assert estimator["disagreements"] and estimator["input_kind"] == "tabular"
