@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from conformance.registry import CheckEntry, entries_for
 from conformance.settings import Settings
 from conformance.targets import Target
+from conformance.traits import INPUT_KINDS
 
 QUICK_FRESH_PROCESS = ("not run in the quick profile: it starts a fresh Python interpreter (seconds); "
                        "the standard profile runs it")
@@ -69,6 +70,9 @@ def skip_reason(entry: CheckEntry, settings: Settings, target: Target) -> str | 
     """Why ``entry`` is not run on ``target`` with ``settings``, or None: the one place skips are decided."""
     if entry.skip_reason:
         return entry.skip_reason
+    if target.traits.input_kind not in entry.input_kinds:
+        return (f"states a rule about {' or '.join(INPUT_KINDS[k] for k in entry.input_kinds)} input; this "
+                f"estimator takes {target.traits.input_kind_text}")
     if entry.fresh_process and settings.profile == "quick":
         return QUICK_FRESH_PROCESS
     if entry.device:

@@ -17,11 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, runtime_checkable
 
+from conformance.traits import INPUT_KINDS
+
 # Kinds an estimator can have; a check applies when it shares at least one with the estimator.
 KINDS = frozenset(
     {"any", "classifier", "regressor", "transformer", "clusterer", "torch", "seeded"}
 )
 _CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+ALL_INPUT_KINDS = tuple(INPUT_KINDS)
 DOCS_ROOT = "docs/checks"
 
 
@@ -38,6 +41,7 @@ class CheckEntry(Protocol):
     fresh_process: bool  # starts fresh interpreters (seconds): not run in `quick`
     uses_shared_fit: bool  # reads the estimator fitted once for all checks
     skip_reason: str | None  # why it cannot run, when known as the entry is made
+    input_kinds: tuple  # the input kinds (traits.INPUT_KINDS) its data can be made of
 
     def run(self, context) -> object:
         """The check body: return (a note, or None) to pass, raise to fail or skip."""
@@ -70,6 +74,7 @@ class Check:
     fresh_process: bool = False
     uses_shared_fit: bool = True
     skip_reason: str | None = None
+    input_kinds: tuple = ALL_INPUT_KINDS
     rule: str = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -115,12 +120,15 @@ def register(
     threads: bool = False,
     device: bool = False,
     fresh_process: bool = False,
+    input_kinds: Iterable[str] = ALL_INPUT_KINDS,
 ):
     """Decorator adding a check function to the registry under ``check_id``.
 
     ``threads``: the check is about threads and must not be pinned to one torch thread;
     ``device``: it needs a CUDA device (it skips with a reason otherwise); ``fresh_process``:
-    it starts fresh Python interpreters (seconds each), so the ``quick`` profile skips it.
+    it starts fresh Python interpreters (seconds each), so the ``quick`` profile skips it;
+    ``input_kinds``: the input kinds whose rule it states (an estimator of another kind gets it
+    skipped, with the reason).
     """
     if not _CHECK_ID.match(check_id):
         raise ValueError(
@@ -137,7 +145,11 @@ def register(
             raise ValueError(f"check {check_id!r} needs a docstring stating its rule")
         if check_id in _REGISTRY and _REGISTRY[check_id].func is not func:
             raise ValueError(f"check id {check_id!r} is registered twice")
-        _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device, fresh_process)
+        unknown_inputs = set(input_kinds) - set(ALL_INPUT_KINDS)
+        if unknown_inputs:
+            raise ValueError(f"check {check_id!r}: unknown input kinds {sorted(unknown_inputs)}")
+        _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device, fresh_process,
+                                    input_kinds=tuple(input_kinds))
         return func
 
     return decorate
@@ -167,6 +179,19 @@ def entries_for(target) -> list:
     return provided + [c for c in registered_checks() if c.applies(target.traits)]
 
 
+_LOADED = False
+
+
 def _load_check_modules() -> None:
-    # Importing the package registers every check module's checks and providers.
-    from conformance import checks  # noqa: F401
+    """Import every check module (``conformance/checks/<name>.py``): that registers its checks."""
+    global _LOADED
+    if _LOADED:
+        return
+    import importlib
+    import pkgutil
+
+    from conformance import checks
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_")):
+        importlib.import_module(f"conformance.checks.{module}")
+    _LOADED = True

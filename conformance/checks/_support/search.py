@@ -36,7 +36,7 @@ class Script:
     (which rebuild what the check had before the example started, such as the shared fit).
     """
 
-    SEEDING = ("from conformance.testing import seed_global_rngs", "seed_global_rngs(0)")
+    SEEDING = ("from conformance.testing import dense, seed_global_rngs", "seed_global_rngs(0)")
 
     def __init__(self):
         self.setup: list[str] = []
