@@ -205,7 +205,25 @@ def header_lines(session) -> list[str]:
     for target in session.targets:
         traits = target.traits
         lines.append(f"  {target.label}: checked as {traits.kind.describe()}; input {traits.input_kind_text}")
+        hint = seed_hint(target)
+        if hint:
+            lines.append(f"    {hint}")
     return lines
+
+
+def seed_hint(target) -> str | None:
+    """When a parameter looks like a seed but none is declared, say that the seeded checks do not apply."""
+    if target.traits.seed_param is not None:
+        return None
+    try:
+        names = list(target.estimator.get_params(deep=False))
+    except Exception:  # noqa: BLE001 - a broken get_params is a check's verdict
+        return None
+    seeds = [n for n in names if n in ("seed", "rng", "random_seed", "torch_seed") or n.endswith("_seed")]
+    if not seeds:
+        return None
+    return (f"the seeded determinism checks do not apply: it has no random_state; if {seeds[0]!r} seeds it, "
+            f"declare __conformance_tags__ returning {{'seed_param': {seeds[0]!r}}}")
 
 
 def pytest_generate_tests(metafunc):
