@@ -15,6 +15,7 @@ import sys
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
 from conformance.judge import judge, process_failure, skipped
+from conformance.plan import Case, skip_reason
 from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_for
 from conformance.result import Result
 from conformance.settings import Settings
@@ -31,8 +32,6 @@ def run_case(case) -> Result:
 
 def run_check(target: Target, entry, settings: Settings) -> Result:
     """Run one entry on one target, planning it on the spot (skips decided as in a whole run)."""
-    from conformance.plan import Case, skip_reason
-
     return run_case(Case(target, entry, settings, skip_reason(entry, settings, target)))
 
 

@@ -236,13 +236,6 @@ def parse_project_tolerances(table: dict, where: str = "pyproject.toml") -> dict
     return parsed
 
 
-def load_pyproject_overrides(path) -> dict:
-    """The tolerance overrides of the ``pyproject.toml`` at ``path`` (``{}`` when it has none)."""
-    from conformance.project import read_project_config
-
-    return read_project_config([path]).tolerances() if Path(path).is_file() else {}
-
-
 def merge_overrides(class_name: str, tag_overrides: dict | None, project: dict | None) -> dict:
     """The overrides one estimator gets: its tags over its class's pyproject table over the project's."""
     merged = dict((project or {}).get("*", {}))
