@@ -16,7 +16,7 @@ from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
 from conformance.judge import judge, process_failure, skipped
 from conformance.plan import Case, skip_reason
-from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_for
+from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
 from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
@@ -26,7 +26,7 @@ def run_case(case) -> Result:
     """Run a planned case (see :mod:`conformance.plan`) in the configured isolation."""
     pending = start_case(case)
     if pending.child is not None:
-        wait_for([pending.child], until=pending.child)
+        wait_until_finished(pending.child)
     return pending.result()
 
 
