@@ -50,7 +50,6 @@ from, so a loosened tolerance is never silent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
