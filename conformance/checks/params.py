@@ -10,6 +10,7 @@ differs between identical copies of a tensor or module; the comparisons here loo
 from __future__ import annotations
 
 import copy
+import pickle
 import sys
 from contextlib import ExitStack
 from unittest import mock
@@ -472,6 +473,7 @@ def grid_search_parallel(ctx):
     second = changed_value(first) if not isinstance(first, bool) else base.get_params()[name]
     grid = {name: [first, second]}
     data = ctx.data()
+    first_fit = _fit_here_before_the_pool(base, {name: first}, data)
     search = GridSearchCV(base, grid, cv=2, n_jobs=2, error_score="raise", scoring=scoring_for(base))
     seed_global_rngs()
     with _forked_workers():
@@ -487,7 +489,8 @@ def grid_search_parallel(ctx):
         ctx.fail(f"best_estimator_ has {name}={reported!r}", expected=f"{name}={best!r} (best_params_)",
                  repro=ctx.repro(*steps, f"assert search.best_estimator_.get_params()[{name!r}] == "
                                  f"search.best_params_[{name!r}]"))
-    expected = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
+    refit = first_fit if best == first else seeded_fit(constructed(base, **{name: best}), data)
+    expected = outputs(refit, data.X)
     observed = outputs(search.best_estimator_, data.X)
     if not same_outputs(observed, expected):
         again = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
@@ -499,6 +502,18 @@ def grid_search_parallel(ctx):
                                     "seed_global_rngs(0); expected = type(base)(**{**base.get_params(deep=False), "
                                     "**search.best_params_}).fit(X, y)")))
     return f"searched {name} over {grid[name]!r}"
+
+
+def _fit_here_before_the_pool(base, params: dict, data):
+    """Pickle the estimator and fit one candidate in this process, before any worker does.
+
+    A task that raises inside joblib's ``multiprocessing`` pool makes joblib abort and restart
+    the pool, and that restart can deadlock (a garbage collection waits on a lock of the pool
+    being torn down). An estimator whose fit raises, or that cannot be pickled, fails here
+    with its own traceback and never reaches the pool. Returns the fitted candidate.
+    """
+    pickle.dumps(base)
+    return seeded_fit(constructed(base, **params), data)
 
 
 def _forked_workers():
