@@ -38,6 +38,8 @@ def pytest_addoption(parser):
                     help="fork: each check in a child process (default on Linux); none: in-process")
     group.addoption("--conformance-jobs", default="1", metavar="N",
                     help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
+    group.addoption("--conformance-variants", default="auto", metavar="N",
+                    help="configurations besides the defaults per estimator (auto: 0 quick, 8 standard, 24 thorough; 0: defaults only)")
 
 
 STATE_KEY = pytest.StashKey["Session"]()
@@ -88,7 +90,7 @@ def _build_session(config):
                                   isolation=config.getoption("conformance_isolation"),
                                   timeout_s=config.getoption("conformance_timeout"),
                                   memory_limit_mb=config.getoption("conformance_memory_limit"),
-                                  jobs=jobs, project=project)
+                                  jobs=jobs, variants=config.getoption("conformance_variants"), project=project)
     except InvalidSetting as exc:
         raise ValueError(f"{OPTIONS.get(exc.setting, exc.setting)}: {exc}") from None
     report_path = config.getoption("conformance_report")
@@ -97,7 +99,9 @@ def _build_session(config):
     baseline_path = config.getoption("conformance_baseline")
     baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
     specs, source = target_specs(config.getoption("estimator"), project)
-    return Session(resolve_all(specs), settings, baseline, source=source)
+    session = Session(resolve_all(specs), settings, baseline, source=source)
+    session.checked_targets  # noqa: B018 - a declared configuration that cannot be set is a usage error now
+    return session
 
 
 def writable_or_raise(path: Path) -> None:
@@ -122,7 +126,7 @@ def project_candidates(config) -> list:
 
 OPTIONS = {"profile": "--conformance-profile", "isolation": "--conformance-isolation",
            "timeout_s": "--conformance-timeout", "memory_limit_mb": "--conformance-memory-limit",
-           "devices": "--conformance-devices", "jobs": "--conformance-jobs"}
+           "devices": "--conformance-devices", "jobs": "--conformance-jobs", "variants": "--conformance-variants"}
 
 
 @pytest.hookimpl(trylast=True)
@@ -202,9 +206,12 @@ def header_lines(session) -> list[str]:
         for disagreement in target.traits.kind.disagreements:
             lines.append(f"conformance: ! {target.label}: {disagreement}")
     lines.append(f"conformance: {len(session.targets)} target(s) from {session.source}")
+    session.checked_targets  # noqa: B018 - derives each target's configurations
     for target in session.targets:
         traits = target.traits
         lines.append(f"  {target.label}: checked as {traits.kind.describe()}; input {traits.input_kind_text}")
+        if target.configurations is not None:
+            lines += [f"    {line}" for line in target.configurations.summary()]
     return lines
 
 
@@ -254,7 +261,7 @@ class SuiteReporter:
         from conformance.result import Result
 
         report = Report(devices=list(self.session.settings.devices or ["cpu"]))
-        targets = {target.label: target for target in self.session.targets}
+        targets = {target.label: target for target in self.session.checked_targets}
         by_label: dict[str, EstimatorReport] = {}
         for payload in self.results:
             entry = by_label.get(payload["label"])

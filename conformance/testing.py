@@ -11,10 +11,12 @@ from conformance.checks._support.fingerprints import fingerprint_changes, params
 from conformance.checks._support.outputs import outputs as fitted_outputs
 from conformance.checks._support.seeding import seed_global_rngs as _seed
 from conformance.data import dataset_for
+from conformance.fitting import fit_as, partial_fit_in_batches, sample_weights_for
 from conformance.torch_state import misplaced_tensors
 
 __all__ = ["dataset_for", "fitted_outputs", "seed_global_rngs", "params_snapshot", "assert_params_unchanged",
-           "assert_same_params", "assert_no_shared_state", "assert_tensors_on"]
+           "assert_same_params", "assert_no_shared_state", "assert_tensors_on", "fit_as", "partial_fit_in_batches",
+           "sample_weights_for"]
 
 
 def seed_global_rngs(seed: int = 0) -> None:

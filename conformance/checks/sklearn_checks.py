@@ -76,6 +76,7 @@ class SklearnCheck:
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False  # sklearn's checks make their own data and fits
+    fits_as_configured: bool = False
     rule: str = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -138,6 +139,7 @@ class GenerationFailure:
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False
+    fits_as_configured: bool = False
     skip_reason: str | None = None
     rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
