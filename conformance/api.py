@@ -14,6 +14,7 @@ from conformance.plan import Case
 from conformance.project import read_project_config, upwards
 from conformance.report import EstimatorReport, Report
 from conformance.result import Result, raise_pytest_outcome, with_baseline
+from conformance.runner import run_case
 from conformance.session import Session, build_settings
 from conformance.targets import Target, targets_from_objects
 
@@ -117,10 +118,6 @@ class BoundCheck:
         __tracebackhide__ = True
         case = self.case
         if estimator is not None and estimator is not case.target.estimator:
-            target = Target(case.target.label, estimator, configuration=case.target.configuration)
-            if target.configuration is not None:  # the configuration's way of fitting goes with it
-                from dataclasses import replace
-
-                target._traits = replace(target.traits, configuration=target.configuration)
-            case = Case(target, case.entry, case.settings, case.skip)
-        return raise_pytest_outcome(case.run())
+            case = Case(Target(case.target.label, estimator, configuration=case.target.configuration),
+                        case.entry, case.settings, case.skip)
+        return raise_pytest_outcome(run_case(case))

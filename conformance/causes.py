@@ -40,7 +40,27 @@ def is_suite_frame(filename: str) -> bool:
 
 def is_library_frame(filename: str) -> bool:
     path = os.path.abspath(filename)
-    return is_suite_frame(path) or any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+    return (is_suite_frame(path) or any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+            or f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path)
+
+
+def owner_paths(estimator) -> tuple[str, ...]:
+    """Where the estimator's own code lives: the top-level packages of its classes (sklearn's aside).
+
+    Its code may be installed in site-packages like any library, so it is found by package,
+    not by location.
+    """
+    paths = []
+    for klass in type(estimator).__mro__:
+        top = klass.__module__.split(".")[0]
+        module = sys.modules.get(top)
+        if top in ("builtins", "sklearn", "conformance") or module is None or not getattr(module, "__file__", None):
+            continue
+        path = os.path.abspath(module.__file__)
+        path = os.path.dirname(path) if os.path.basename(path) == "__init__.py" else path
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
 
 
 def is_machinery_frame(filename: str) -> bool:
@@ -48,30 +68,37 @@ def is_machinery_frame(filename: str) -> bool:
     return is_suite_frame(filename) or any(path.endswith(m) for m in _MACHINERY)
 
 
-def user_frame(exc: BaseException):
-    """The innermost traceback frame in the estimator's own code (else the innermost frame), or None."""
+def _own_frames(exc: BaseException, owners: tuple = ()) -> list:
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if not is_library_frame(f.filename)]
-    return (own or frames or [None])[-1]
+    owned = [f for f in frames if any(os.path.abspath(f.filename) == p or os.path.abspath(f.filename).startswith(p + os.sep)
+                                      for p in owners)]
+    return owned or [f for f in frames if not is_library_frame(f.filename)]
 
 
-def own_location(exc: BaseException) -> str | None:
+def user_frame(exc: BaseException, owners: tuple = ()):
+    """The innermost frame of the estimator's own code (``owners``: see :func:`owner_paths`), else
+    of any code that is not a library's, else the innermost frame; None without a traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return (_own_frames(exc, owners) or frames or [None])[-1]
+
+
+def own_location(exc: BaseException, owners: tuple = ()) -> str | None:
     """``path:line`` of the innermost frame in the estimator's own code, or None when all are libraries'."""
-    own = [f for f in traceback.extract_tb(exc.__traceback__) if not is_library_frame(f.filename)]
+    own = _own_frames(exc, owners)
     return f"{os.path.abspath(own[-1].filename)}:{own[-1].lineno}" if own else None
 
 
-def cause_key(exc: BaseException) -> str:
+def cause_key(exc: BaseException, owners: tuple = ()) -> str:
     """``Type: normalized message @ file:line`` of the innermost frame of the estimator's own code."""
-    frame = user_frame(exc)
+    frame = user_frame(exc, owners)
     where = f" @ {_short_path(frame.filename)}:{frame.lineno}" if frame is not None else ""
     return f"{type(exc).__name__}: {normalized(str(exc))}{where}"
 
 
-def cause_text(exc: BaseException) -> str:
+def cause_text(exc: BaseException, owners: tuple = ()) -> str:
     """How a group's headline names the cause: the exception, and where the estimator raised it."""
     first = (str(exc).strip().splitlines() or [""])[0][:200]
-    frame = user_frame(exc)
+    frame = user_frame(exc, owners)
     where = f" (raised at {_short_path(frame.filename)}:{frame.lineno} in {frame.name})" if frame is not None else ""
     return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
 

@@ -11,7 +11,7 @@ import time
 import traceback
 import unittest
 
-from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized, own_location
+from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized, own_location, owner_paths
 from conformance.context import CheckContext
 from conformance.explain import docs_reference
 from conformance.errors import CheckError, CheckFailure, CheckSkipped, KnownFailure
@@ -48,8 +48,9 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
             status, message, underlying = Status.FAILED, failure_text(exception_line(exc), entry, exc, target, settings), exc
     result = Result(entry.id, entry.category, status, message, time.perf_counter() - start, list(context.warnings))
     if underlying is not None:
-        result.cause, result.cause_key = cause_text(underlying), cause_key(underlying)
-        result.where = own_location(underlying)
+        owners = owner_paths(target.estimator)
+        result.cause, result.cause_key = cause_text(underlying, owners), cause_key(underlying, owners)
+        result.where = own_location(underlying, owners)
     return result
 
 

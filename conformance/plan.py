@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from conformance.registry import CheckEntry, entries_for, registered_checks
 from conformance.settings import Settings
 from conformance.targets import Target
+from conformance.traits import INPUT_KINDS
 from conformance.variants import FITS_CHECK, configurations
 
 QUICK_FRESH_PROCESS = ("not run in the quick profile: it starts a fresh Python interpreter (seconds); "
@@ -65,11 +66,6 @@ class Case:
     @property
     def needs_fresh_process(self) -> bool:
         return self.skip is None and self.entry.fresh_process
-
-    def run(self):
-        from conformance.runner import run_case
-
-        return run_case(self)
 
 
 def plan(targets: list[Target], settings: Settings, select: list[str] | None = None) -> list[Case]:
@@ -122,6 +118,9 @@ def skip_reason(entry: CheckEntry, settings: Settings, target: Target) -> str | 
     """Why ``entry`` is not run on ``target`` with ``settings``, or None: the one place skips are decided."""
     if entry.skip_reason:
         return entry.skip_reason
+    if target.traits.input_kind not in entry.input_kinds:
+        return (f"states a rule about {' or '.join(INPUT_KINDS[k] for k in entry.input_kinds)} input; this "
+                f"estimator takes {target.traits.input_kind_text}")
     if entry.fresh_process and settings.profile == "quick":
         return QUICK_FRESH_PROCESS
     if entry.device:

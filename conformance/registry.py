@@ -17,11 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, runtime_checkable
 
+from conformance.traits import INPUT_KINDS
+
 # Kinds an estimator can have; a check applies when it shares at least one with the estimator.
 KINDS = frozenset(
     {"any", "classifier", "regressor", "transformer", "clusterer", "torch", "seeded"}
 )
 _CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+ALL_INPUT_KINDS = tuple(INPUT_KINDS)
 DOCS_ROOT = "docs/checks"
 
 
@@ -39,6 +42,7 @@ class CheckEntry(Protocol):
     uses_shared_fit: bool  # reads the estimator fitted once for all checks
     fits_as_configured: bool  # fits through CheckContext.fit, so it honours sample_weight/partial_fit configurations
     skip_reason: str | None  # why it cannot run, when known as the entry is made
+    input_kinds: tuple  # the input kinds (traits.INPUT_KINDS) its data can be made of
 
     def run(self, context) -> object:
         """The check body: return (a note, or None) to pass, raise to fail or skip."""
@@ -72,6 +76,7 @@ class Check:
     uses_shared_fit: bool = True
     fits_as_configured: bool = True
     skip_reason: str | None = None
+    input_kinds: tuple = ALL_INPUT_KINDS
     rule: str = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -121,6 +126,7 @@ def register(
     device: bool = False,
     fresh_process: bool = False,
     fits_as_configured: bool = True,
+    input_kinds: Iterable[str] = ALL_INPUT_KINDS,
 ):
     """Decorator adding a check function to the registry under ``check_id``.
 
@@ -130,6 +136,8 @@ def register(
     ``fits_as_configured=False``: it calls ``fit`` its own way (its own weights, a pipeline,
     a search), not through ``CheckContext.fit``, so configurations that change how the
     estimator fits (``sample_weight``, ``partial_fit``) do not run it.
+    ``input_kinds``: the input kinds whose rule it states (an estimator of another kind gets it
+    skipped, with the reason).
     """
     if not _CHECK_ID.match(check_id):
         raise ValueError(
@@ -146,8 +154,11 @@ def register(
             raise ValueError(f"check {check_id!r} needs a docstring stating its rule")
         if check_id in _REGISTRY and _REGISTRY[check_id].func is not func:
             raise ValueError(f"check id {check_id!r} is registered twice")
+        unknown_inputs = set(input_kinds) - set(ALL_INPUT_KINDS)
+        if unknown_inputs:
+            raise ValueError(f"check {check_id!r}: unknown input kinds {sorted(unknown_inputs)}")
         _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device, fresh_process,
-                                    fits_as_configured=fits_as_configured)
+                                    fits_as_configured=fits_as_configured, input_kinds=tuple(input_kinds))
         return func
 
     return decorate
@@ -177,6 +188,19 @@ def entries_for(target) -> list:
     return provided + [c for c in registered_checks() if c.applies(target.traits)]
 
 
+_LOADED = False
+
+
 def _load_check_modules() -> None:
-    # Importing the package registers every check module's checks and providers.
-    from conformance import checks  # noqa: F401
+    """Import every check module (``conformance/checks/<name>.py``): that registers its checks."""
+    global _LOADED
+    if _LOADED:
+        return
+    import importlib
+    import pkgutil
+
+    from conformance import checks
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_")):
+        importlib.import_module(f"conformance.checks.{module}")
+    _LOADED = True

@@ -12,6 +12,10 @@ Python lines that rebuild it, so a failing example becomes a copy-paste reproduc
 
 Values come from a drawn seed rather than element by element, so a matrix of a few hundred
 entries costs one draw; shrinking still reduces the shape, the seed and the magnitude.
+
+Text is drawn as :class:`TextInput` values the same way: the documents plus the container they
+are passed in (list, tuple, numpy ``str`` or object array, pandas ``Series``), with the same
+``build``/``code``/``describe`` interface, so a check can take either kind of input.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 __all__ = [
-    "CONTAINERS", "LABEL_KINDS", "LAYOUTS", "MAGNITUDES", "X_DTYPES", "FeatureInput",
-    "available_containers", "class_labels", "classification_targets", "containers",
-    "feature_inputs", "feature_matrices", "layouts", "magnitudes", "regression_targets",
-    "x_dtypes",
+    "CONTAINERS", "LABEL_KINDS", "LAYOUTS", "MAGNITUDES", "TEXT_CONTAINERS", "X_DTYPES", "FeatureInput",
+    "TextInput", "available_containers", "available_text_containers", "class_labels",
+    "classification_targets", "containers", "documents", "feature_inputs", "feature_matrices", "layouts",
+    "magnitudes", "regression_targets", "text_inputs", "x_dtypes",
 ]
 
 X_DTYPES = tuple(np.dtype(d) for d in (
@@ -358,5 +362,127 @@ def regression_targets(*, n_samples, n_outputs=1, dtype=np.float64) -> st.Search
         rng = np.random.default_rng(draw_(st.integers(0, _MAX_SEED)))
         shape = (n_samples,) if k == 1 else (n_samples, k)
         return (rng.normal(size=shape) * scale + offset).astype(dtype)
+
+    return draw()
+
+
+# --- text --------------------------------------------------------------------------------------
+
+TEXT_CONTAINERS = ("list", "tuple", "str_array", "object_array", "series", "string_series")
+_PANDAS_TEXT = ("series", "string_series")
+
+
+def available_text_containers() -> tuple[str, ...]:
+    """:data:`TEXT_CONTAINERS`, without the pandas ones when pandas is not installed."""
+    if importlib.util.find_spec("pandas") is None:
+        return tuple(c for c in TEXT_CONTAINERS if c not in _PANDAS_TEXT)
+    return TEXT_CONTAINERS
+
+
+def documents(*, n_rows, max_words: int = 20, long_words: int = 0) -> st.SearchStrategy[tuple]:
+    """Tuples of ``n_rows`` text documents (an int or a ``(min, max)`` pair).
+
+    Each document joins up to ``max_words`` words drawn from the vocabulary of
+    :mod:`conformance.data` (class words, common words with accents, CJK and an emoji); a
+    document may be empty, may repeat another one, and, when ``long_words`` is positive, may be
+    ``long_words`` words long (longer than a model's ``max_length``). The last document always
+    holds two class words, so a vocabulary learnt from the corpus is never empty. Shrinking
+    goes towards fewer, shorter documents of the first words.
+    """
+    from conformance.data import CLASS_WORDS, COMMON_WORDS
+
+    rows = _sized(_check_range("n_rows", n_rows, 1))
+    max_words = _check_int("max_words", max_words, 1)
+    long_words = _check_int("long_words", long_words, 0)
+    vocabulary = tuple(w for words in CLASS_WORDS for w in words) + COMMON_WORDS
+    word_lists = st.lists(st.sampled_from(vocabulary), max_size=max_words)
+    if long_words:
+        word_lists = word_lists | st.lists(st.sampled_from(vocabulary), min_size=long_words, max_size=long_words)
+
+    content = st.lists(st.sampled_from(tuple(w for words in CLASS_WORDS for w in words)), min_size=2, max_size=4)
+
+    @st.composite
+    def draw(draw_):
+        n = draw_(rows)
+        docs = [" ".join(draw_(word_lists)) for _ in range(n - 1)] + [" ".join(draw_(content))]
+        if n > 2 and draw_(st.booleans()):
+            docs[draw_(st.integers(1, n - 2))] = docs[0]  # a duplicate
+        return tuple(docs)
+
+    return draw()
+
+
+@dataclass(frozen=True, eq=False)
+class TextInput:
+    """One drawn sequence of documents and the container it is passed in."""
+
+    docs: tuple
+    container: str = "object_array"
+
+    @property
+    def array(self) -> np.ndarray:
+        """The documents as a 1-D object array: what checks index, compare and permute."""
+        return np.array(self.docs, dtype=object)
+
+    @property
+    def dtype(self):
+        return None  # no numeric dtype: transform outputs are held to no dtype promise
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.docs),)
+
+    layout = "C"
+
+    def build(self):
+        """A fresh object to pass to the estimator (never shared between calls)."""
+        docs = list(self.docs)
+        if self.container == "list":
+            return docs
+        if self.container == "tuple":
+            return tuple(docs)
+        if self.container == "str_array":
+            return np.array(docs, dtype=str)
+        if self.container in _PANDAS_TEXT:
+            import pandas as pd
+
+            return pd.Series(docs, dtype="string" if self.container == "string_series" else object)
+        return np.array(docs, dtype=object)
+
+    def code(self, name: str = "X") -> list[str]:
+        """Python lines (numpy imported as ``np``) that bind ``name`` to :meth:`build`'s value."""
+        docs = repr(list(self.docs))
+        if self.container == "list":
+            return [f"{name} = {docs}"]
+        if self.container == "tuple":
+            return [f"{name} = tuple({docs})"]
+        if self.container == "str_array":
+            return [f"{name} = np.array({docs}, dtype=str)"]
+        if self.container in _PANDAS_TEXT:
+            dtype = "'string'" if self.container == "string_series" else "object"
+            return ["import pandas as pd", f"{name} = pd.Series({docs}, dtype={dtype})"]
+        return [f"{name} = np.array({docs}, dtype=object)"]
+
+    def describe(self) -> str:
+        lengths = [len(d) for d in self.docs]
+        return (f"{self.container} of {len(self.docs)} document(s), {min(lengths)} to {max(lengths)} "
+                "characters long")
+
+
+def text_inputs(*, n_rows, containers_=None, max_words: int = 20, long_words: int = 0
+                ) -> st.SearchStrategy[TextInput]:
+    """:class:`TextInput` values: :func:`documents` in a drawn container (default every one of
+    :func:`available_text_containers`: list, tuple, numpy ``str`` and object arrays, pandas
+    ``Series`` of objects and of ``StringDtype``)."""
+    allowed = available_text_containers()
+    chosen = _check_choices("containers_", containers_ or allowed, TEXT_CONTAINERS)
+    missing = [c for c in chosen if c not in allowed]
+    if missing:
+        raise InvalidArgument(f"containers_ {missing} need pandas, which is not installed")
+
+    @st.composite
+    def draw(draw_):
+        return TextInput(draw_(documents(n_rows=n_rows, max_words=max_words, long_words=long_words)),
+                         draw_(st.sampled_from(chosen)))
 
     return draw()

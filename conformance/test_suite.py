@@ -12,7 +12,6 @@ def test_conformance(conformance_case, request, record_xml_attribute):
     from conformance.plugin import record_result, run_case
     from conformance.result import raise_pytest_outcome
 
-    __tracebackhide__ = True
     record_xml_attribute("classname", f"conformance.{conformance_case.entry.category}")
     result = run_case(request.config, conformance_case)
     record_result(request.node, conformance_case, result)

@@ -192,24 +192,36 @@ def estimator_traits(estimator) -> EstimatorTraits:
         sklearn_tags=sk_tags,
         fit_accepts_sample_weight=has_fit_parameter(estimator, "sample_weight"),
         kind=verdict,
-        input_kind=tags["input_kind"] or _input_kind_from_tags(sk_tags),
+        input_kind=tags["input_kind"] or input_kind_from_tags(estimator, sk_tags),
         params=dict(params),
         declared_configurations=_declared_configurations(estimator, tags["configurations"]),
         derive_configurations=tags["derive_configurations"],
     )
 
 
-def _input_kind_from_tags(sk_tags) -> str:
-    """``text`` for an estimator whose sklearn tags take strings and no 2-D array; else ``tabular``."""
+def input_kind_from_tags(estimator, sk_tags) -> str:
+    """``text`` when sklearn's tags take strings and no 2-D array; else ``tabular``.
+
+    A ``Pipeline`` takes what its first step takes, which its own tags do not say.
+    """
+    from sklearn.utils import get_tags
+
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[0], tuple) and len(steps[0]) == 2:
+        first = steps[0][1]
+        if first is not None and first != "passthrough" and hasattr(first, "get_params"):
+            return input_kind_from_tags(first, get_tags(first))
     input_tags = getattr(sk_tags, "input_tags", None)
     if input_tags is not None and input_tags.string and not input_tags.two_d_array:
         return "text"
     return "tabular"
 
 
-def _looks_torch_backed(estimator) -> bool:
+def _looks_torch_backed(estimator, depth: int = 0) -> bool:
+    """A torch object or module class among the parameters, a class from a module that imports
+    torch, or a nested estimator (a pipeline's step) that is torch-backed itself."""
     torch = sys.modules.get("torch")
-    if torch is None:
+    if torch is None or depth > 3:
         return False
     for value in estimator.get_params(deep=False).values():
         if is_torch_object(value) or (inspect.isclass(value) and issubclass(value, torch.nn.Module)):
@@ -218,4 +230,6 @@ def _looks_torch_backed(estimator) -> bool:
         module = sys.modules.get(klass.__module__)
         if module is not None and any(v is torch for v in vars(module).values()):
             return True
-    return False
+    nested = [v for v in estimator.get_params(deep=True).values()
+              if hasattr(v, "get_params") and not inspect.isclass(v) and v is not estimator]
+    return any(_looks_torch_backed(v, depth + 1) for v in nested)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from conformance.errors import TargetError
 
@@ -309,22 +309,20 @@ def configured_target(target, variant: Variant):
     from sklearn.base import clone
 
     from conformance.targets import Target
-    from conformance.traits import estimator_traits
 
     try:
         estimator = clone(target.estimator)
         if variant.params:
             estimator.set_params(**variant.params)
-        traits = replace(estimator_traits(estimator), configuration=variant)
+        configured = Target(f"{target.label}[{variant.name}]", estimator, target.spec, target.index,
+                            base=target, configuration=variant)
+        configured.traits  # noqa: B018 - computed here, so a configuration whose traits raise is not varied
     except Exception as exc:  # noqa: BLE001 - reported, never raised past the plan
         text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         if variant.source == "declared":
             raise TargetError(f"target {target.spec or target.label!r}: the declared configuration "
                               f"{variant.params!r} cannot be set: {text}") from None
         return NotVaried(variant.name, f"could not be set up: {text}")
-    configured = Target(f"{target.label}[{variant.name}]", estimator, target.spec, target.index,
-                        base=target, configuration=variant)
-    configured._traits = traits
     return configured
 
 

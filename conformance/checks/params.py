@@ -25,6 +25,7 @@ from conformance.checks._support.fingerprints import (
 )
 from conformance.checks._support.outputs import Recipe, assert_same_outputs, outputs, same_outputs
 from conformance.checks._support.seeding import seed_global_rngs, seed_params, seeded_fit
+from conformance.checks._support.tags import is_fitted, requires_fit
 from conformance.registry import register
 from conformance.repro import changed_params, params_text
 from conformance.torch_state import is_torch_object
@@ -273,18 +274,12 @@ def clone_is_unfitted_and_independent(ctx):
     or starts from its weights.
     """
     from sklearn.base import clone
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
 
     fitted, data = ctx.fitted()
     expected = outputs(fitted, data.X)
     copy_ = clone(fitted)
     setup = ("from sklearn.base import clone", "estimator.fit(X, y)", "copy_ = clone(estimator)")
-    try:
-        check_is_fitted(copy_)
-    except NotFittedError:
-        pass
-    else:
+    if is_fitted(copy_) and requires_fit(ctx.traits):  # a stateless estimator is fitted from the start
         fitted_attrs = [k for k in vars(copy_) if k.endswith("_") and not k.startswith("__")]
         ctx.fail("clone of a fitted estimator is still fitted", observed=fitted_attrs or "__sklearn_is_fitted__() is True",
                  expected="no attributes ending in '_' on the clone",
@@ -418,24 +413,26 @@ def mean_output_score(estimator, X, y=None) -> float:
 
 @register("params.works_in_pipeline_and_cross_val_score", applies_to=("any",), fits_as_configured=False)
 def works_in_pipeline_and_cross_val_score(ctx):
-    """The estimator fits and predicts as the last step of a ``Pipeline`` after a ``StandardScaler``, and under ``cross_val_score``.
+    """The estimator fits and predicts inside a ``Pipeline`` (last, after a ``StandardScaler``; a text transformer first, before one) and under ``cross_val_score``.
 
-    This is how most users meet the estimator: preprocessing chained in front, scored by
-    cross-validation on clones. Both go through ``clone``, ``get_params`` and the scorer.
+    This is how most users meet the estimator: preprocessing chained in front (or, for a
+    text encoder, a model chained behind), scored by cross-validation on clones. Both go
+    through ``clone``, ``get_params`` and the scorer.
     """
     from sklearn.model_selection import cross_val_score
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     data = ctx.data()
-    pipeline = make_pipeline(StandardScaler(), ctx.new()).fit(*data.fit_args())
+    steps, steps_code = _pipeline_steps(ctx)
+    pipeline = make_pipeline(*steps).fit(*data.fit_args())
+    setup = ("import numpy as np", "from sklearn.pipeline import make_pipeline",
+             "from sklearn.preprocessing import FunctionTransformer, StandardScaler")
     for name, produced in outputs(pipeline, data.X).items():
         if produced.shape[:1] != (len(data.X),):
             ctx.fail(f"inside a Pipeline, {name} returns shape {produced.shape}",
                      expected=f"one row per sample: ({len(data.X)}, ...)",
-                     repro=ctx.repro("import numpy as np", "from sklearn.pipeline import make_pipeline",
-                                     "from sklearn.preprocessing import StandardScaler",
-                                     f"out = np.asarray(make_pipeline(StandardScaler(), estimator).fit(X, y).{name}(X))",
+                     repro=ctx.repro(*setup, "from conformance.testing import dense",
+                                     f"out = dense(make_pipeline({steps_code}).fit(X, y).{name}(X))",
                                      "assert out.shape[:1] == (len(X),), f'shape {out.shape}'"))
     scores = cross_val_score(ctx.new(), *data.fit_args(), cv=2, error_score="raise", scoring=scoring_for(ctx.new()))
     if not np.all(np.isfinite(scores)):
@@ -443,6 +440,18 @@ def works_in_pipeline_and_cross_val_score(ctx):
                  repro=ctx.repro("import numpy as np", "from sklearn.model_selection import cross_val_score",
                                  "scores = cross_val_score(estimator, X, y, cv=2, error_score='raise')",
                                  "assert np.isfinite(scores).all(), scores"))
+
+
+def _pipeline_steps(ctx):
+    """The pipeline's steps and their source: a scaler in front of numeric input; for text, the
+    estimator first (a transformer, with a scaler behind it) or behind a pass-through step."""
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if ctx.traits.input_kind == "text" and ctx.traits.is_transformer:
+        return [ctx.new(), StandardScaler(with_mean=False)], "estimator, StandardScaler(with_mean=False)"
+    if ctx.traits.input_kind == "text":
+        return [FunctionTransformer(), ctx.new()], "FunctionTransformer(), estimator"
+    return [StandardScaler(), ctx.new()], "StandardScaler(), estimator"
 
 
 @register("params.grid_search_parallel", applies_to=("any",), fits_as_configured=False)

@@ -32,7 +32,7 @@ import numpy as np
 
 from conformance.errors import CheckFailure, CheckSkipped, KnownFailure
 from conformance.kinds import tags_as_meant
-from conformance.registry import docs_url, register_provider, rule_of
+from conformance.registry import ALL_INPUT_KINDS, docs_url, register_provider, rule_of
 from conformance.repro import construction_lines
 from conformance.torch_state import holds_torch_objects
 
@@ -77,6 +77,7 @@ class SklearnCheck:
     fresh_process: bool = False
     uses_shared_fit: bool = False  # sklearn's checks make their own data and fits
     fits_as_configured: bool = False
+    input_kinds: tuple = ALL_INPUT_KINDS  # a check feeding foreign data skips itself (see run)
     rule: str = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -94,13 +95,15 @@ class SklearnCheck:
         if self.skip_reason:  # planned runs never get here; a direct call still skips
             raise CheckSkipped(self.skip_reason)
         estimator = copy.deepcopy(self.variant)
-        width = context.traits.input_width
+        traits = context.traits
+        foreign = (_numeric_arrays(traits.input_kind_text) if traits.input_kind != "tabular"
+                   else _other_widths(traits.input_width) if traits.input_width is not None else None)
         try:
             with tags_as_meant(type(estimator), self.tags_kind):
-                if width is None:
+                if foreign is None:
                     self.check(estimator)
                 else:
-                    _run_recording_widths(self.check, estimator, width)
+                    _run_recording_inputs(self.check, estimator, foreign)
         except (CheckSkipped, unittest.SkipTest, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
@@ -128,27 +131,34 @@ class SklearnCheck:
                           f"with tags_as_meant(type(estimator), {self.tags_kind!r}):", f"    {call}"])
 
 
-@dataclass(frozen=True)
-class GenerationFailure:
-    """Stands for the checks sklearn could not generate: fails with sklearn's reason."""
+@dataclass(frozen=True, kw_only=True)
+class _GenerationEntry:
+    """What the entries standing for sklearn's check generation share: no data, no fit, no device."""
 
-    error: str
-    id: str = "sklearn.check_generation"
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False
     fits_as_configured: bool = False
-    skip_reason: str | None = None
-    rule: str = "sklearn must be able to generate its checks from the estimator's tags"
+    input_kinds: tuple = ALL_INPUT_KINDS
 
     @property
     def docs(self) -> str:
-        return docs_url(CATEGORY, "check_generation")
+        return docs_url(CATEGORY, self.id.split(".", 1)[1])
 
     def repro(self, target, settings=None) -> str | None:
-        return None  # the failure carries its own
+        return None  # a failure carries its own
+
+
+@dataclass(frozen=True)
+class GenerationFailure(_GenerationEntry):
+    """Stands for the checks sklearn could not generate: fails with sklearn's reason."""
+
+    error: str
+    id: str = "sklearn.check_generation"
+    skip_reason: str | None = None
+    rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
     def run(self, context) -> None:
         raise CheckFailure(
@@ -161,8 +171,32 @@ class GenerationFailure:
         )
 
 
+@dataclass(frozen=True)
+class GenerationSkip(_GenerationEntry):
+    """Stands for the checks sklearn declined to generate (it warned ``SkipTestWarning``): skipped, with why."""
+
+    warning: str
+    id: str = "sklearn.check_generation_skipped"
+    rule: str = "sklearn generates its checks for every estimator whose input it can make"
+
+    @property
+    def skip_reason(self) -> str:
+        return (f"sklearn generated no checks beyond the API ones for this estimator and warned: {self.warning}. "
+                "The suite's own checks run on data of the estimator's input kind instead")
+
+    def run(self, context) -> None:
+        raise CheckSkipped(self.skip_reason)
+
+
 def sklearn_checks(target) -> list:
-    """The sklearn entries for ``target``: one per yielded check, in sklearn's order."""
+    """The sklearn entries for ``target``: one per yielded check, in sklearn's order.
+
+    When sklearn gives up on the estimator (its tags declare input sklearn cannot make, such as
+    text), the checks it did yield run, and its warning becomes a skipped entry: never a pass.
+    """
+    import warnings
+
+    from sklearn.exceptions import SkipTestWarning
     from sklearn.utils.estimator_checks import estimator_checks_generator
 
     entries, seen = [], {}
@@ -170,7 +204,8 @@ def sklearn_checks(target) -> list:
     known = _sklearn_known_failures(target.estimator)
     tags_kind = traits.kind.tags_corrected_to if traits.kind is not None else None
     try:
-        with tags_as_meant(type(target.estimator), tags_kind):
+        with tags_as_meant(type(target.estimator), tags_kind), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SkipTestWarning)
             for variant, check in estimator_checks_generator(target.estimator, legacy=True, mark=None):
                 check_id = _unique_id(_check_id(check, target.estimator, variant), seen)
                 name = _base_function(check).__name__
@@ -178,6 +213,10 @@ def sklearn_checks(target) -> list:
                                             known.get(name), tags_kind))
     except Exception as exc:  # noqa: BLE001 - sklearn's reason becomes the verdict
         entries.append(GenerationFailure(f"{type(exc).__name__}: {exc}"))
+        return entries
+    gave_up = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, SkipTestWarning)]
+    if gave_up:
+        entries.append(GenerationSkip("; ".join(gave_up)))
     return entries
 
 
@@ -210,8 +249,11 @@ def _skip_reason(check, traits, target) -> str | None:
     return f"{why}; the same rule is enforced torch-aware by {twin}"
 
 
-def _run_recording_widths(check, estimator, width: int) -> None:
-    seen: list[int] = []
+def _run_recording_inputs(check, estimator, foreign) -> None:
+    """Run ``check`` on ``estimator`` while recording the X of every call to an input method;
+    when ``foreign(shapes_and_kinds)`` names inputs the estimator's contract excludes, skip with
+    that reason (sklearn's data cannot honour the contract), whatever the check concluded."""
+    seen: list[tuple] = []
     klass = type(estimator)
     originals = {}
     for name in _INPUT_METHODS:
@@ -224,7 +266,7 @@ def _run_recording_widths(check, estimator, width: int) -> None:
         failure = None
         try:
             check(estimator)
-        except Exception as exc:  # noqa: BLE001 - judged below, with the widths seen
+        except Exception as exc:  # noqa: BLE001 - judged below, with the inputs seen
             failure = exc
     finally:
         for name, original in originals.items():
@@ -232,14 +274,29 @@ def _run_recording_widths(check, estimator, width: int) -> None:
                 delattr(klass, name)
             else:
                 setattr(klass, name, original)
-    foreign = sorted({w for w in seen if w != width})
-    if foreign:
-        raise CheckSkipped(
-            f"sklearn's data cannot honour the input contract: the check called the estimator with "
-            f"{', '.join(map(str, foreign))} feature(s), and the estimator declares input_width={width}"
-        )
+    reason = foreign(seen)
+    if reason:
+        raise CheckSkipped(f"sklearn's data cannot honour the input contract: {reason}")
     if failure is not None:
         raise failure
+
+
+def _other_widths(width: int):
+    def foreign(seen) -> str | None:
+        widths = sorted({shape[1] for shape, _ in seen if len(shape) == 2 and shape[1] != width})
+        return (f"the check called the estimator with {', '.join(map(str, widths))} feature(s), and the "
+                f"estimator declares input_width={width}") if widths else None
+    return foreign
+
+
+def _numeric_arrays(input_kind: str):
+    """Foreign to a text estimator: numbers, and anything with more than one dimension."""
+    def foreign(seen) -> str | None:
+        shapes = sorted({(shape, kind) for shape, kind in seen if kind in "biufc" or len(shape) >= 2})
+        shown = ", ".join(f"{'numeric' if kind in 'biufc' else 'object'} {shape}" for shape, kind in shapes[:3])
+        return (f"the check fed arrays of shape {shown}, and the estimator takes {input_kind} (the suite's own "
+                f"checks run on {input_kind} instead)") if shapes else None
+    return foreign
 
 
 _MISSING = object()
@@ -248,14 +305,13 @@ _MISSING = object()
 def _recording(method, seen):
     @functools.wraps(method)
     def wrapper(self, X=None, *args, **kwargs):
-        shape = getattr(X, "shape", None)
-        if shape is None:
-            try:  # nested lists, and objects with only __array__ (sklearn's _NotAnArray)
-                shape = np.asarray(X).shape
-            except Exception:  # noqa: BLE001 - ragged or exotic input: no width to record
-                shape = None
-        if shape is not None and len(shape) == 2:
-            seen.append(int(shape[1]))
+        try:  # nested lists, and objects with only __array__ (sklearn's _NotAnArray)
+            array = X if hasattr(X, "shape") and hasattr(X, "dtype") else np.asarray(X)
+            seen.append((tuple(array.shape), np.dtype(array.dtype).kind))
+        except Exception:  # noqa: BLE001 - ragged, sparse or exotic input: nothing to record
+            shape = getattr(X, "shape", None)
+            if shape is not None:
+                seen.append((tuple(shape), "f"))
         return method(self, X, *args, **kwargs)
 
     return wrapper

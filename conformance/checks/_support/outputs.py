@@ -30,9 +30,14 @@ def raw_outputs(estimator, X) -> dict:
     return values
 
 
+def dense(value) -> np.ndarray:
+    """An output as a numpy array: a scipy sparse matrix (a vectorizer's ``transform``) made dense."""
+    return value.toarray() if hasattr(value, "toarray") else np.asarray(value)
+
+
 def outputs(estimator, X) -> dict:
-    """:func:`raw_outputs` as numpy arrays: what every comparison of fitted models compares."""
-    return {name: np.asarray(value) for name, value in raw_outputs(estimator, X).items()}
+    """:func:`raw_outputs` as dense numpy arrays: what every comparison of fitted models compares."""
+    return {name: dense(value) for name, value in raw_outputs(estimator, X).items()}
 
 
 def same_outputs(first: dict, second: dict) -> bool:
@@ -57,10 +62,10 @@ class Recipe:
     as_dict: bool = False  # the sides are {method: output} dicts, not estimators
 
     def call(self, side: str, method: str) -> str:
-        return f"{side}[{method!r}]" if self.as_dict else f"{side}.{method}({self.X})"
+        return f"{side}[{method!r}]" if self.as_dict else f"dense({side}.{method}({self.X}))"
 
     def lines(self, method: str, expected, tolerance) -> list[str]:
-        return ["import numpy as np", *self.steps,
+        return ["import numpy as np", "from conformance.testing import dense", *self.steps,
                 assertion_line(self.call(self.observed, method), self.call(self.expected, method), expected, tolerance)]
 
 
@@ -98,5 +103,5 @@ def fail_if_differ(ctx, observed: dict, expected: dict, kind: str, headline: str
              repro=ctx.repro(*recipe.lines(method, expected[method], tolerance)))
 
 
-__all__ = ["OUTPUT_METHODS", "Recipe", "output_methods", "raw_outputs", "outputs", "same_outputs",
+__all__ = ["OUTPUT_METHODS", "Recipe", "dense", "output_methods", "raw_outputs", "outputs", "same_outputs",
            "assert_same_outputs", "tolerance_of", "fail_if_differ", "params_text"]

@@ -33,3 +33,21 @@ def needs_y(traits) -> bool:
 def preserved_dtypes(traits) -> list:
     """The input dtypes a transformer's tags promise to return unchanged."""
     return list(sklearn_tag(traits, "transformer_tags", "preserves_dtype", []) or [])
+
+
+def requires_fit(traits) -> bool:
+    """False for a stateless estimator (sklearn's ``requires_fit`` tag): it is "fitted" from the start."""
+    tags = traits.sklearn_tags
+    return bool(getattr(tags, "requires_fit", True)) if tags is not None else True
+
+
+def is_fitted(estimator) -> bool:
+    """sklearn's ``check_is_fitted`` as a boolean."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
