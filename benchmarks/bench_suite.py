@@ -166,6 +166,11 @@ def main(argv=None) -> int:
         ratio = f"{wall / statistics.median(walls[anchor]):.2f}" if anchor else "-"
         slow = f"{wall / statistics.median(walls[slow_anchor]):.2f}" if slow_anchor else "-"
         print(f"| {name} | {wall:.1f} | {cpu:.1f} | {ratio} | {slow} |")
+    for name in commands:
+        defaults = f"{name}, defaults only"
+        if defaults in commands:  # what the configurations besides the defaults cost, side by side
+            print(f"{name} / {defaults}: wall {statistics.median(walls[name]) / statistics.median(walls[defaults]):.2f}, "
+                  f"cpu {statistics.median(cpus[name]) / statistics.median(cpus[defaults]):.2f}")
     if args.profile_report and "suite serial" in commands:
         print()
         print("\n".join(profile_report(os.path.join(report_dir, "serial.json"))))
