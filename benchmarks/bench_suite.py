@@ -3,7 +3,10 @@
 Every measurement is a whole process, as a user or CI meets it (interpreter start, imports,
 collection, pytest-xdist start-up included):
 
-- ``suite serial``: ``python -m conformance TARGET`` (standard profile);
+- ``suite serial``: ``python -m conformance TARGET`` (standard profile: the defaults, then the
+  configurations the suite derives, each running the profile's subset of checks);
+- ``suite serial, defaults only`` and ``suite --conformance-jobs 2, defaults only``: the same
+  with ``--conformance-variants 0``, so the two side by side are what the configurations cost;
 - ``suite -n 2``: the same with ``-n 2`` (pytest-xdist);
 - ``suite --conformance-jobs 2``: two checks at a time forked from the one suite process;
 - ``suite quick serial``, ``suite quick -n 2``, ``suite quick --conformance-jobs 2``: ``--conformance-profile quick``;
@@ -82,6 +85,8 @@ def modes(target: str, report_dir: str) -> dict[str, list[str]]:
         "suite serial": suite + ["--conformance-report", os.path.join(report_dir, "serial.json")],
         "suite -n 2": suite + ["-n", "2"],
         "suite --conformance-jobs 2": suite + ["--conformance-jobs", "2"],
+        "suite serial, defaults only": suite + ["--conformance-variants", "0"],
+        "suite --conformance-jobs 2, defaults only": suite + ["--conformance-jobs", "2", "--conformance-variants", "0"],
         "suite quick serial": suite + ["--conformance-profile", "quick"],
         "suite quick -n 2": suite + ["--conformance-profile", "quick", "-n", "2"],
         "suite quick --conformance-jobs 2": suite + ["--conformance-profile", "quick", "--conformance-jobs", "2"],
@@ -161,6 +166,11 @@ def main(argv=None) -> int:
         ratio = f"{wall / statistics.median(walls[anchor]):.2f}" if anchor else "-"
         slow = f"{wall / statistics.median(walls[slow_anchor]):.2f}" if slow_anchor else "-"
         print(f"| {name} | {wall:.1f} | {cpu:.1f} | {ratio} | {slow} |")
+    for name in commands:
+        defaults = f"{name}, defaults only"
+        if defaults in commands:  # what the configurations besides the defaults cost, side by side
+            print(f"{name} / {defaults}: wall {statistics.median(walls[name]) / statistics.median(walls[defaults]):.2f}, "
+                  f"cpu {statistics.median(cpus[name]) / statistics.median(cpus[defaults]):.2f}")
     if args.profile_report and "suite serial" in commands:
         print()
         print("\n".join(profile_report(os.path.join(report_dir, "serial.json"))))

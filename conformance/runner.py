@@ -14,12 +14,15 @@ import sys
 
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
-from conformance.judge import judge, process_failure, skipped
+from conformance.judge import exception_line, judge, process_failure, skipped
 from conformance.plan import Case, skip_reason
 from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
 from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
+from conformance.variants import FITS_CHECK
+
+FIT_FAILED = "fit failed"  # the shared fit's record of a fit that raised
 
 
 def run_case(case) -> Result:
@@ -62,6 +65,10 @@ def start_case(case) -> PendingCheck:
     target, entry, settings = case.target, case.entry, case.settings
     if case.skip is not None:
         return PendingCheck(entry, result=skipped(entry, case.skip))
+    refused = configuration_fit_failure(target, entry, settings)
+    if refused is not None:
+        return PendingCheck(entry, result=skipped(entry, f"not run: this configuration does not fit ({refused}); "
+                                                         f"{FITS_CHECK} judges that"))
     if case.needs_fresh_process:
         from conformance.fresh import ensure_server
 
@@ -76,6 +83,26 @@ def start_case(case) -> PendingCheck:
     child = ChildRun(lambda: judge(target, entry, settings), settings.timeout_s,
                      pin=not entry.threads, memory_limit=memory)
     return PendingCheck(entry, child=child)
+
+
+def configuration_fit_failure(target: Target, entry, settings: Settings) -> str | None:
+    """Why a configuration besides the defaults does not fit, if it does not (the shared fit is the probe).
+
+    Its other checks are then skipped with that reason: one verdict, :data:`FITS_CHECK`'s, not
+    the same exception repeated by every check. At the defaults nothing is skipped this way.
+    """
+    if target.configuration is None or entry.id == FITS_CHECK or not entry.uses_shared_fit:
+        return None
+    if settings.forks:
+        prime_shared_fit(target, settings)
+    else:
+        state = GlobalState.capture()
+        try:
+            with pinned_threads(enabled=True):
+                prime_shared_fit(target, settings, in_child=False)
+        finally:
+            state.restore()
+    return target.fit_cache.get((FIT_FAILED, settings.budget))
 
 
 def _run_in_process(target: Target, entry, settings: Settings) -> Result:
@@ -141,7 +168,10 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
 
     def fit_and_pickle():
         context = CheckContext(target, settings, "shared-fit")
-        estimator, _ = context.fitted()
+        try:
+            estimator, _ = context.fitted()
+        except Exception as exc:  # noqa: BLE001 - recorded: the configuration's fit verdict
+            return (FIT_FAILED, exception_line(exc))
         return pickle.dumps(estimator)
 
     if in_child:
@@ -154,4 +184,6 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
             raise
         except BaseException:  # noqa: BLE001 - see the docstring; SystemExit included
             payload = None
+    if isinstance(payload, tuple) and payload[:1] == (FIT_FAILED,):
+        target.fit_cache[(FIT_FAILED, settings.budget)] = payload[1]
     target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None

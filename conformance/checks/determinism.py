@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import os
 
+from conformance.checks._support.continuation import (
+    optimizer_steps,
+    restarted_optimizers,
+    trained_by_partial_fit,
+    warm_started,
+)
 from conformance.checks._support.fresh_fit import fits_in_fresh_process, thread_counts
-from conformance.checks._support.outputs import Recipe, fail_if_differ
+from conformance.checks._support.outputs import Recipe, fail_if_differ, same_outputs
 from conformance.checks._support.seeding import fit_outputs, seed_global_rngs, seed_params
 from conformance.globalstate import GlobalState
 from conformance.registry import register
@@ -114,7 +120,7 @@ def global_rng_untouched(ctx):
         _prepare_torch_rngs(ctx, estimator)
     seed_global_rngs(0, ctx.traits.torch)
     before = GlobalState.capture()
-    estimator.fit(*data.fit_args())
+    ctx.fit(estimator, data)
     changed = before.rng_changes(GlobalState.capture())
     if changed:
         reads = [RNG_READERS[name] for name in changed if name in RNG_READERS]
@@ -182,7 +188,11 @@ def refit_matches_fresh_fit(ctx):
     cross-validation (which refit one object) silently leak earlier folds into later ones.
     """
     if ctx.estimator.get_params(deep=False).get("warm_start"):
-        ctx.skip("warm_start is set: carrying state over between fits is what the user asked for")
+        ctx.skip("warm_start is set: carrying state over between fits is what the user asked for "
+                 "(determinism.warm_start_continues_training checks that it does)")
+    if trained_by_partial_fit(ctx.traits):
+        ctx.skip("this configuration trains with partial_fit, which continues by design "
+                 "(determinism.partial_fit_continues_training checks that it does)")
     data = ctx.data()
     params = seed_params(ctx, 0)
     estimator = ctx.new(**params)
@@ -213,3 +223,62 @@ def thread_count_agrees(ctx):
                    f"fits with torch.set_num_threads(1) and ({many}) disagree",
                    Recipe((*SEEDING, "import torch", "torch.set_num_threads(1)", seeded_fit_line("expected", params),
                            f"torch.set_num_threads({many})", seeded_fit_line("observed", params))), compute=compute)
+
+
+@register("determinism.warm_start_continues_training", applies_to=("torch",), requires=warm_started)
+def warm_start_continues_training(ctx):
+    """With ``warm_start=True`` a second ``fit`` continues from the first: the outputs differ from a fresh fit's, and each fitted torch optimizer keeps its state (its step count goes on).
+
+    ``warm_start=True`` is how users train in stages (more epochs, new data, a lower learning
+    rate); an estimator that ignores it retrains from scratch, and one that rebuilds its
+    optimizer throws away Adam's moment estimates or the momentum at every stage, so the
+    staged training is not the one they asked for.
+    """
+    data = ctx.data()
+    params = seed_params(ctx, 0)
+    estimator = ctx.new(**params)
+    fit_outputs(ctx, data, params, estimator=estimator)
+    first = optimizer_steps(estimator)
+    continued = fit_outputs(ctx, data, params, estimator=estimator)
+    second = optimizer_steps(estimator)
+    setup = ("import numpy as np", *SEEDING, "from conformance.testing import fitted_outputs, optimizer_steps",
+             f"warm = clone(estimator).set_params({params_text(params)})", "seed_global_rngs(0); warm.fit(X, y)",
+             "first = optimizer_steps(warm)", "seed_global_rngs(0); warm.fit(X, y)", "second = optimizer_steps(warm)")
+    if same_outputs(continued, fit_outputs(ctx, data, params)):
+        ctx.fail("a second fit with warm_start=True gave bitwise the outputs of a fresh fit: it started over",
+                 expected="the second fit starts from the first fit's model, so its outputs differ",
+                 repro=ctx.repro(*setup, seeded_fit_line("fresh", params), "a, b = fitted_outputs(warm, X), "
+                                 "fitted_outputs(fresh, X)", "assert any(not np.array_equal(a[m], b[m]) for m in a), "
+                                 "'warm_start=True: the second fit is a fresh fit'"))
+    restarted = restarted_optimizers(first, second)
+    if restarted:
+        ctx.fail("with warm_start=True the second fit rebuilt the optimizer, losing its state: " + "; ".join(restarted),
+                 expected="the optimizer of the first fit, its state kept, takes the second fit's steps",
+                 repro=ctx.repro(*setup, "assert all(second.get(name, 0) > steps for name, steps in first.items()), "
+                                 "f'the optimizer restarted: steps {first} after the first fit, {second} after the second'"))
+    return None if first else "no fitted torch optimizer counts its steps: only the outputs were compared"
+
+
+@register("determinism.partial_fit_continues_training", applies_to=("any",), requires=trained_by_partial_fit)
+def partial_fit_continues_training(ctx):
+    """``partial_fit`` continues from what earlier calls learnt: after a pass over one dataset, a pass over a second gives another model than the second pass alone.
+
+    ``partial_fit`` is how users train on data that arrives in chunks or does not fit in memory;
+    one that rebuilds the model (or the optimizer's state) at each call forgets every earlier
+    chunk and quietly keeps only the last one.
+    """
+    first, second = ctx.data(seed=1), ctx.data()
+    params = seed_params(ctx, 0)
+    both = ctx.new(**params)
+    fit_outputs(ctx, first, params, estimator=both)
+    after_both = fit_outputs(ctx, second, params, estimator=both)
+    alone = fit_outputs(ctx, second, params)
+    if same_outputs(after_both, alone):
+        ctx.fail("partial_fit over a second dataset gave bitwise the model of that pass alone: the first pass was "
+                 "forgotten", expected="a model that still reflects the earlier calls, so its outputs differ",
+                 repro=ctx.repro("import numpy as np", *SEEDING, "from conformance.testing import fitted_outputs",
+                                 seeded_fit_line("both", params, data="X_other, y_other"),
+                                 seeded_fit_line("both", params, estimator="both"), seeded_fit_line("alone", params),
+                                 "a, b = fitted_outputs(both, X), fitted_outputs(alone, X)",
+                                 "assert any(not np.array_equal(a[m], b[m]) for m in a), "
+                                 "'partial_fit forgot the first pass'"))

@@ -28,7 +28,7 @@ VIRTUAL_THREADS = 2
 INFERENCE_METHODS = (*OUTPUT_METHODS, "predict_log_proba", "score")
 
 
-@register("hygiene.fit_and_predict_leave_global_state", applies_to=("any",))
+@register("hygiene.fit_and_predict_leave_global_state", applies_to=("any",), fits_as_configured=False)
 def fit_and_predict_leave_global_state(ctx):
     """``fit``, ``partial_fit`` and every inference method leave all process-wide state as they found it, and leave no thread or child process running.
 

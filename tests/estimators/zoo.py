@@ -32,6 +32,14 @@ from tests.estimators.hygiene_defects import (  # noqa: F401
     SetsEnvironmentInPredict, SetsPrintOptions, SetsRootLogLevel, SilencesNumpy, SilencesNumpyInPartialFit,
 )
 
+# The defects that hide behind non-default parameters join it too, with their twins (TWINS below).
+from tests.estimators.variant_defects import (  # noqa: F401
+    EarlyStoppingClassifier, EarlyStoppingGlobalSplit, HuberIgnoresWeights, IncrementalClassifier,
+    LayerNormWrongWidth, LossChoiceRegressor, NormClassifier, NormTableMissesBatch, PartialFitForgets,
+    PickleDropsOptimizer, WarmStartClassifier, WarmStartIgnored, WarmStartRebuildsOptimizer,
+)
+from tests.estimators.variant_defects import TWINS as VARIANT_TWINS
+
 HYGIENE = "hygiene.fit_and_predict_leave_global_state"
 
 
@@ -103,7 +111,8 @@ class DeviceClassifier(TinyTorchClassifier):
             return self.module_(self._to_tensor(X)).double().cpu().numpy()
 
 
-TWINS = (TinyTorchClassifier, TinyTorchRegressor, ActivationRegressor, ScalerClassifier, DeviceClassifier)
+TWINS = (TinyTorchClassifier, TinyTorchRegressor, ActivationRegressor, ScalerClassifier, DeviceClassifier,
+         *VARIANT_TWINS)
 
 
 # --- params: __init__, defaults, set_params, clone ---------------------------------------------

@@ -115,7 +115,8 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
         seen[key] = last[0] = (None, script.code())
 
     derandomize = bool(ctx.budget.derandomize)
-    options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
+    drawn = ctx.budget.max_examples if ctx.traits.configuration is None else ctx.budget.variant_examples
+    options = dict(max_examples=drawn, derandomize=derandomize,
                    deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
     if derandomize:
