@@ -85,6 +85,11 @@ def documents(n_samples: int, seed: int = 0, n_classes: int = 3) -> tuple[np.nda
     return np.array(docs, dtype=object), labels
 
 
+def lengthened(docs, factor: int) -> np.ndarray:
+    """Each document ``factor`` times as long: its words repeated (public: reproductions call it)."""
+    return np.array([" ".join([str(doc)] * factor).strip() for doc in docs], dtype=object)
+
+
 def make_text_dataset(traits, n_samples: int, seed: int = 0, n_classes: int = 3) -> Dataset:
     """Text documents; classes from their words, or a regression target counting class-0 words."""
     docs, labels = documents(n_samples, seed, n_classes)

@@ -4,8 +4,7 @@
   ``fit``, its hyperparameters tunable as ``module__<name>``, with an integrated scaler
   (``scaler=None`` means a fresh ``StandardScaler``; ``"passthrough"`` turns it off).
 - :class:`PretrainedTransformer`: an already-trained module (or weights file) as a transformer.
-- :class:`PretrainedTextEncoder`: a pretrained byte-level transformer that embeds raw documents
-  (not in ``default_estimators()`` until the suite generates text).
+- :class:`PretrainedTextEncoder`: a pretrained byte-level transformer that embeds raw documents.
 
 ``default_estimators()`` is what the suite checks when no ``--estimator`` is given. See
 ``docs/reference-estimators.md`` for the design decisions a copier must keep.
@@ -26,4 +25,5 @@ def default_estimators() -> list:
         TorchClassifier(),
         TorchRegressor(),
         PretrainedTransformer(module=DemoEncoder),  # a class: skops can store it, unlike an instance
+        PretrainedTextEncoder(),
     ]

@@ -272,7 +272,8 @@ def test_cuda_device_without_cuda_is_a_clear_value_error():
 
 def test_default_estimators_are_fresh_unfitted_instances():
     first, second = default_estimators(), default_estimators()
-    assert {type(e).__name__ for e in first} == {"TorchClassifier", "TorchRegressor", "PretrainedTransformer"}
+    assert {type(e).__name__ for e in first} == {"TorchClassifier", "TorchRegressor", "PretrainedTransformer",
+                                                "PretrainedTextEncoder"}
     assert all(not hasattr(e, "n_features_in_") for e in first)
     assert all(a is not b for a, b in zip(first, second))
 

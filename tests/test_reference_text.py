@@ -221,8 +221,11 @@ def test_cuda_without_cuda_is_a_value_error_and_a_fitted_model_moves_at_the_next
         model.transform(["a"])
 
 
-def test_not_in_the_default_estimators_until_the_suite_generates_text():
-    assert not any(isinstance(e, PretrainedTextEncoder) for e in default_estimators())
+def test_is_one_of_the_default_estimators_checked_as_text():
+    from conformance.traits import estimator_traits
+
+    (encoder,) = [e for e in default_estimators() if isinstance(e, PretrainedTextEncoder)]
+    assert estimator_traits(encoder).input_kind == "text"
 
 
 # -- randomness, pickles, pipelines --------------------------------------------------------------

@@ -284,7 +284,7 @@ def clone_is_unfitted_and_independent(ctx):
                  expected="no attributes ending in '_' on the clone",
                  repro=ctx.repro(*setup, "from sklearn.exceptions import NotFittedError",
                                  "from sklearn.utils.validation import check_is_fitted",
-                                 "try:", "    checkis_fitted(copy_)", "except NotFittedError:", "    pass",
+                                 "try:", "    check_is_fitted(copy_)", "except NotFittedError:", "    pass",
                                  "else:", "    raise AssertionError('the clone of a fitted estimator is fitted')"))
     changes = fingerprint_changes(params_fingerprint(fitted), params_fingerprint(copy_))
     if changes:

@@ -24,6 +24,7 @@ from conformance.checks._support.fresh_fit import fresh_fit
 from conformance.checks._support.outputs import Recipe, assert_same_outputs, fail_if_differ, outputs
 from conformance.checks._support.seeding import seed_params, seeded_fit
 from conformance.checks._support.tags import is_fitted, requires_fit
+from conformance.data import lengthened
 from conformance.fresh import run_python
 from conformance.registry import register
 from conformance.repro import params_text
@@ -149,7 +150,7 @@ def unfitted_roundtrip(ctx):
         ctx.fail("the unfitted estimator is fitted after a pickle round-trip",
                  repro=ctx.repro(*steps, "from sklearn.exceptions import NotFittedError",
                                  "from sklearn.utils.validation import check_is_fitted",
-                                 "try:", "    checkis_fitted(loaded)", "except NotFittedError:", "    pass",
+                                 "try:", "    check_is_fitted(loaded)", "except NotFittedError:", "    pass",
                                  "else:", "    raise AssertionError('the unpickled unfitted estimator is fitted')"))
     data = ctx.data()
     observed = outputs(seeded_fit(loaded, data), data.X)
@@ -213,28 +214,43 @@ def _load_elsewhere(folder: Path, payload: bytes, X, methods, env=None, device_p
 
 @register("persistence.pickle_size_independent_of_n_samples", applies_to=("torch",))
 def pickle_size_independent_of_n_samples(ctx):
-    """The pickle of a fitted torch estimator does not grow with the training set.
+    """The pickle of a fitted torch estimator does not grow with the training set: its number of rows, or for text the length of its documents.
 
     A network's fitted state has a fixed size. A pickle that grows with the rows seen keeps
-    the training data (or per-row records): a privacy leak when the model is shared and a
-    memory leak in every copy. (Only torch-backed estimators: sklearn's k-NN and trees store
-    data by design.)
+    the training data (or per-row records, or a tokenizer cache of every document): a privacy
+    leak when the model is shared and a memory leak in every copy. (Only torch-backed
+    estimators: sklearn's k-NN and trees, and its vectorizers' vocabularies, store data by design.)
     """
     n = ctx.budget.n_samples
     small = len(pickle.dumps(ctx.new().fit(*ctx.data(n).fit_args())))
     large = len(pickle.dumps(ctx.new().fit(*ctx.data(4 * n).fit_args())))
     limit = BYTES_PER_ROW_LIMIT * 3 * n
+    build = ("import pickle", "from sklearn.base import clone", "from conformance.data import dataset_for",
+             f"small = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {n}).fit_args())))")
     if large - small >= limit:
         per_row = (large - small) / (3 * n)
         ctx.fail(f"the pickle grows with the training set: {small} bytes after fitting {n} rows, "
                  f"{large} bytes after {4 * n} rows ({per_row:.1f} bytes per extra row)",
                  expected=f"growth below {BYTES_PER_ROW_LIMIT} bytes per extra row (no copy of the data)",
-                 repro=ctx.repro("import pickle", "from sklearn.base import clone", "from conformance.data import dataset_for",
-                                 f"small = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {n}).fit_args())))",
+                 repro=ctx.repro(*build,
                                  f"large = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {4 * n}).fit_args())))",
                                  f"assert large - small < {limit}, f'the pickle grew by {{large - small}} bytes for "
                                  f"{3 * n} more training rows'"))
-    return f"{small} bytes after {n} rows, {large} after {4 * n}"
+    if ctx.traits.input_kind != "text":
+        return f"{small} bytes after {n} rows, {large} after {4 * n}"
+    # Documents 4 times as long, as many: a tokenizer cache keyed by text grows with their length.
+    data = ctx.data(n)
+    longer = len(pickle.dumps(ctx.new().fit(lengthened(data.X, 4), *data.fit_args()[1:])))
+    if longer - small >= limit:
+        ctx.fail(f"the pickle grows with the length of the training documents: {small} bytes after fitting {n} "
+                 f"documents, {longer} bytes after the same documents 4 times as long",
+                 expected=f"growth below {limit} bytes (no copy of the documents or of their tokens)",
+                 repro=ctx.repro(*build, "from conformance.data import lengthened",
+                                 f"X, y = dataset_for(estimator, {n}).xy",
+                                 "longer = len(pickle.dumps(clone(estimator).fit(lengthened(X, 4), y)))",
+                                 f"assert longer - small < {limit}, f'the pickle grew by {{longer - small}} bytes for "
+                                 "documents 4 times as long'"))
+    return f"{small} bytes after {n} documents, {large} after {4 * n}, {longer} after {n} 4 times as long"
 
 
 @register("persistence.cuda_pickle_loads_without_cuda", applies_to=("torch",), device=True)

@@ -72,8 +72,17 @@ def fits_in_fresh_process(ctx, data, params: dict, plan: list[tuple]) -> list[tu
         ctx.skip(f"the estimator cannot be rebuilt in a fresh process (is its class importable, not defined "
                  f"in __main__ or a function?): {value}")
     if stage == "fit":
-        ctx.fail(f"fit raised in a fresh process although it works here: {value}")
+        ctx.fail(_fit_failure(ctx, data, params, value))
     return value
+
+
+def _fit_failure(ctx, data, params: dict, there: str) -> str:
+    """What to say when the fit raised in the fresh process: whether it also raises here."""
+    try:
+        ctx.new(**params).fit(*data.fit_args())
+    except Exception as exc:  # noqa: BLE001 - the estimator's own failure, wherever it runs
+        return f"fit raised in a fresh process, and here too ({type(exc).__name__}: {exc}): {there}"
+    return f"fit raised in a fresh process although it works in this one: {there}"
 
 
 def fresh_process_main(payload: bytes) -> bytes:

@@ -144,7 +144,7 @@ def _report(ctx, exc, lines, seed_text) -> None:
         ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
     text = (str(exc).strip().splitlines() or [""])[0]
     expected = "the call succeeds"
-    if ctx.traits.input_width is None:
+    if ctx.traits.input_width is None and ctx.traits.input_kind == "tabular":
         expected += (" (an estimator that only takes a fixed number of features declares it: "
                      "__conformance_tags__ returning {'input_width': N})")
     ctx.fail(f"raised {type(exc).__name__} on valid input: {text}",
