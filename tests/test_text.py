@@ -40,8 +40,8 @@ EXPECTED_SKIPS = {
 PROBES = {
     "TfidfVectorizer": TfidfVectorizer,
     "CountVectorizer": CountVectorizer,
-    # 2**20 columns by default: the suite densifies sparse outputs to compare them (0.7 GB per
-    # output on 80 documents, a minute of the quick profile); 2**12 columns is the same code path.
+    # 2**20 columns by default: the suite densifies sparse outputs to compare them (0.34 GB per
+    # output on the quick profile's 40 documents, a minute of it); 2**12 columns is the same code path.
     "HashingVectorizer": lambda: HashingVectorizer(n_features=2**12),
     "TfidfVectorizer+LogisticRegression": lambda: make_pipeline(TfidfVectorizer(), LogisticRegression()),
     "PretrainedTextEncoder": PretrainedTextEncoder,
