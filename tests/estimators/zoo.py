@@ -33,8 +33,9 @@ from tests.estimators.hygiene_defects import (  # noqa: F401
     SetsEnvironmentInPredict, SetsPrintOptions, SetsRootLogLevel, SilencesNumpy, SilencesNumpyInPartialFit,
 )
 
-# The text twins and their defects (documents in, one mistake each) join the zoo the same way.
-from tests.estimators.text import TEXT_TWINS
+# The text twins and their defects (documents in, one mistake each) join the zoo the same way,
+# by name: scripts/mutation-score looks every twin and defect up as an attribute of this module.
+from tests.estimators.text import TEXT_TWINS, TinyTextClassifier, TinyTextEmbedder  # noqa: F401
 from tests.estimators.text_defects import (  # noqa: F401
     AttentionWithoutPaddingMask, BuiltinHashTokens, DropsEmptyDocuments, IteratesSingleString, LambdaTokenizer,
     NormalisesCallerDocuments, OnlyListsOrArrays, PadsWithUnknownId, PercentileTruncation, RandpermVocabulary,
