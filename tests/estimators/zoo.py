@@ -1,8 +1,9 @@
 """The defect zoo: correct torch estimators, each given exactly one real-world mistake.
 
 Every defect subclasses a correct twin (``TinyTorchClassifier`` / ``TinyTorchRegressor`` from
-:mod:`tests.estimators.base`, or one of the three parameterised twins below) and overrides the
-smallest piece of it that carries the mistake. Its docstring names the mistake as it is found
+:mod:`tests.estimators.base`, one of the three parameterised twins below, or a text twin from
+:mod:`tests.estimators.text`, whose defects live in :mod:`tests.estimators.text_defects`) and
+overrides the smallest piece of it that carries the mistake. Its docstring names the mistake as it is found
 in the wild; ``aimed_at`` lists the check ids meant to catch it. ``tests/test_zoo.py`` proves
 each defect fails one of its aimed-at checks and each twin passes the whole suite;
 ``scripts/mutation-score`` runs the whole suite on all of them (docs/proof.md).
@@ -39,6 +40,15 @@ from tests.estimators.variant_defects import (  # noqa: F401
     PickleDropsOptimizer, WarmStartClassifier, WarmStartIgnored, WarmStartRebuildsOptimizer,
 )
 from tests.estimators.variant_defects import TWINS as VARIANT_TWINS
+# The text twins and their defects (documents in, one mistake each) join the zoo the same way,
+# by name: scripts/mutation-score looks every twin and defect up as an attribute of this module.
+from tests.estimators.text import TEXT_TWINS, TinyTextClassifier, TinyTextEmbedder  # noqa: F401
+from tests.estimators.text_defects import (  # noqa: F401
+    AttentionWithoutPaddingMask, BuiltinHashTokens, DropsEmptyDocuments, IteratesSingleString, LambdaTokenizer,
+    NormalisesCallerDocuments, OnlyListsOrArrays, PadsWithUnknownId, PercentileTruncation, RandpermVocabulary,
+    RefitsVocabularyAtPredict, ReturnsEmbeddingList, ShuffledVocabulary, StrCoercesDocuments, TokenCacheOnEstimator,
+    UnmaskedMeanPooling, VocabularyFromSetOrder,
+)
 
 HYGIENE = "hygiene.fit_and_predict_leave_global_state"
 
@@ -112,7 +122,7 @@ class DeviceClassifier(TinyTorchClassifier):
 
 
 TWINS = (TinyTorchClassifier, TinyTorchRegressor, ActivationRegressor, ScalerClassifier, DeviceClassifier,
-         *VARIANT_TWINS)
+         *VARIANT_TWINS, *TEXT_TWINS)
 
 
 # --- params: __init__, defaults, set_params, clone ---------------------------------------------

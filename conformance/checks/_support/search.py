@@ -21,8 +21,9 @@ from hypothesis.errors import Flaky, HypothesisException
 from conformance.checks._support.seeding import seed_global_rngs
 from conformance.errors import CheckError, CheckFailure
 
-# Shrinking refits the estimator on every candidate; past these, unseen candidates count as
-# passing, so the report shows the smallest failure found within the budget.
+# Shrinking refits the estimator on every candidate; past these the search ends and reports the
+# smallest failure found within the budget. (Letting unseen candidates pass instead kept
+# hypothesis's shrinker drawing candidates, minutes of it on text inputs.)
 SHRINK_CALLS = 80
 SHRINK_SECONDS = 20.0
 
@@ -50,6 +51,10 @@ class Script:
 
     def code(self) -> list[str]:
         return [*self.setup, *self.SEEDING, *self.lines]
+
+
+class _ShrinkBudgetSpent(BaseException):
+    """Raised through hypothesis (not an Exception, so it is no test failure) to end shrinking."""
 
 
 class Violation(Exception):
@@ -100,7 +105,7 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
         if started is not None:
             state["extra"] += 1
             if state["extra"] > SHRINK_CALLS or time.monotonic() - started > SHRINK_SECONDS:
-                return
+                raise _ShrinkBudgetSpent()
         script = Script()
         try:
             with warnings.catch_warnings():
@@ -108,7 +113,7 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
                 seed_global_rngs(0, torch_too=ctx.traits.torch)
                 prop(value, script)
         except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
-            seen[key] = last[0] = (exc, script.code())
+            seen[key] = last[0] = state["best"] = (exc, script.code())
             if state["first_failure"] is None:
                 state["first_failure"] = time.monotonic()
             raise
@@ -127,6 +132,9 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
     wrapped = seed(seed_value)(settings(**options)(wrapped))
     try:
         wrapped()
+    except _ShrinkBudgetSpent:
+        exc, lines = state["best"]  # the shrinker only tries smaller inputs: the last failure is the smallest
+        _report(ctx, exc, lines, seed_text)
     except Flaky as exc:
         ctx.fail(f"the same input passed once and failed once: the estimator is not deterministic ({exc})",
                  repro=ctx.repro("import numpy as np", *(last[0][1] if last[0] else [])))
