@@ -58,6 +58,8 @@ class EstimatorTraits:
     fit_accepts_sample_weight: bool = False
     kind: KindVerdict | None = None
     input_kind: str = "tabular"
+    # Parameters setting a number of rows per batch (any name containing "batch_size"), in order.
+    batch_size_params: tuple = ()
 
     @property
     def is_classifier(self) -> bool:
@@ -149,7 +151,14 @@ def estimator_traits(estimator) -> EstimatorTraits:
         fit_accepts_sample_weight=has_fit_parameter(estimator, "sample_weight"),
         kind=verdict,
         input_kind=tags["input_kind"] or input_kind_from_tags(estimator, sk_tags),
+        batch_size_params=batch_size_params(params),
     )
+
+
+def batch_size_params(params: dict) -> tuple:
+    """The names among ``params`` that hold a positive int and contain ``batch_size``."""
+    return tuple(name for name, value in params.items() if "batch_size" in name.lower()
+                 and isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def input_kind_from_tags(estimator, sk_tags) -> str:

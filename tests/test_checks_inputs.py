@@ -31,7 +31,7 @@ def repro_code(message):
 
 def test_the_required_check_ids_are_registered():
     assert {"inputs.batch_invariance", "inputs.row_order_invariance"} <= set(INPUT_CHECKS)
-    assert len(INPUT_CHECKS) == 9
+    assert len(INPUT_CHECKS) == 12
 
 
 @pytest.mark.parametrize("check_id", GENERAL_CHECKS)
@@ -46,7 +46,10 @@ def test_inputs_checks_pass_or_skip_sklearn_estimators(estimator):
     report = conformance.check(estimator, checks=["inputs.*"], **FAST)
     bad = [(r.check, r.message) for r in report.results if r.status not in ("passed", "skipped")]
     assert not bad
-    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - {"inputs.float64_precision", "inputs.sample_weight_equivalence"}
+    # Not for them: torch-only rules, and batch boundaries (no batch-size parameter).
+    torch_only = {"inputs.float64_precision", "inputs.sample_weight_equivalence", "inputs.batch_boundaries",
+                  "inputs.learns_unstandardised_data"}
+    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - torch_only
 
 
 def test_valid_dtypes_check_fails_estimator_that_calls_torch_from_numpy_on_lists():
