@@ -14,6 +14,7 @@ from conformance.plan import Case
 from conformance.project import read_project_config, upwards
 from conformance.report import EstimatorReport, Report
 from conformance.result import Result, raise_pytest_outcome, with_baseline
+from conformance.runner import run_case
 from conformance.session import Session, build_settings
 from conformance.targets import Target, targets_from_objects
 
@@ -91,4 +92,4 @@ class BoundCheck:
         case = self.case
         if estimator is not None and estimator is not case.target.estimator:
             case = Case(Target(case.target.label, estimator), case.entry, case.settings, case.skip)
-        return raise_pytest_outcome(case.run())
+        return raise_pytest_outcome(run_case(case))

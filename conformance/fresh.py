@@ -15,7 +15,12 @@ A request whose environment changes anything else that only matters when an inte
 (``PYTHONHASHSEED``, ``LD_*``, ``CUDA_*``...), or made when no server runs, starts a real
 interpreter instead: :func:`run_python` gives the same ``CompletedProcess`` either way.
 
-This module imports only the standard library, so the server starts as clean as ``python -c``.
+Nothing of it outlives the run: the server ends when the suite's process ends (its stdin
+closes, or the kernel signals it), killing its forks as it goes; a fork ends when its client
+disconnects (a check killed for its timeout), taking the fresh process's group with it.
+
+This module imports only the standard library (and :mod:`conformance.lifetime`, which does
+too), so the server starts as clean as ``python -c``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +37,7 @@ import tempfile
 
 ADDRESS_VARIABLE = "CONFORMANCE_FRESH_SERVER"
 _LISTENER_VARIABLE = "CONFORMANCE_FRESH_SERVER_FD"
+_PARENT_VARIABLE = "CONFORMANCE_FRESH_SERVER_PARENT"
 PRELOAD = ("numpy", "scipy.sparse", "sklearn", "sklearn.base", "sklearn.model_selection", "torch", "torch._dynamo")
 EMULATED_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _STARTUP_PREFIXES = ("PYTHON", "LD_", "CUDA", "DYLD_", "MALLOC", "KMP_", "GOMP_", "TORCH")
@@ -87,6 +94,7 @@ def ensure_server() -> str | None:
     listener.listen(64)
     env = _server_environment()
     env[_LISTENER_VARIABLE] = str(listener.fileno())
+    env[_PARENT_VARIABLE] = str(os.getpid())
     try:
         _server = subprocess.Popen([sys.executable, "-c", _SERVER_MAIN], stdin=subprocess.PIPE,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -102,6 +110,11 @@ def ensure_server() -> str | None:
     return address
 
 
+def server_pid() -> int | None:
+    """The pid of the server this process started, or None."""
+    return _server.pid if _server is not None else None
+
+
 def _server_environment() -> dict:
     """The server's environment: ours, with hash randomisation on and our import path."""
     env = dict(os.environ)
@@ -115,7 +128,8 @@ def _server_can_emulate(env: dict) -> bool:
     """False when ``env`` changes a variable that only takes effect when an interpreter starts."""
     server_env = _server_environment()
     for name in set(env) | set(server_env):
-        if name in EMULATED_THREAD_VARIABLES or name in ("PYTHONPATH", ADDRESS_VARIABLE, _LISTENER_VARIABLE):
+        if name in EMULATED_THREAD_VARIABLES or name in ("PYTHONPATH", ADDRESS_VARIABLE, _LISTENER_VARIABLE,
+                                                         _PARENT_VARIABLE):
             continue
         if name.startswith(_STARTUP_PREFIXES) or "NUM_THREADS" in name:
             if env.get(name) != server_env.get(name):
@@ -176,8 +190,6 @@ def _decoded(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def _kill_group(pid: int) -> None:
-    import signal
-
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)
@@ -187,26 +199,64 @@ def _kill_group(pid: int) -> None:
 
 # --- the server side ---------------------------------------------------------------------------
 
+class _Stopped(BaseException):
+    """The server or one of its forks was told to stop (a BaseException: no ``except Exception`` stops it)."""
+
+
+def _stop(signal_number, frame):
+    raise _Stopped(signal_number)
+
+
 def serve() -> None:
-    """The server's main loop: preload the libraries, then fork a handler per connection."""
+    """The server's main loop: preload the libraries, then fork a handler per connection.
+
+    It ends when the suite's process does (stdin closes, or the kernel sends SIGTERM), or on
+    SIGTERM, SIGINT or SIGHUP, and then stops every handler it forked (each kills its fresh
+    process's group).
+    """
     import select
 
+    from conformance.lifetime import CANCEL_SIGNALS, die_with_parent
+
     listener = socket.socket(fileno=int(os.environ.pop(_LISTENER_VARIABLE)))
-    _preload()
-    while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
-        _reap_handlers()  # waited for, not ignored: their CPU time then counts in the suite's own
-        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
-            return  # the suite's process is gone
-        if listener in ready:
-            connection, _ = listener.accept()
-            if os.fork() == 0:
-                listener.close()
-                os._exit(_handle(connection))
-            connection.close()
+    for number in CANCEL_SIGNALS:
+        signal.signal(number, _stop)
+    die_with_parent(int(os.environ.pop(_PARENT_VARIABLE, os.getppid())), signal.SIGTERM)
+    handlers: set[int] = set()
+    try:
+        _preload()
+        while True:
+            ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
+            _reap_handlers(handlers)  # waited for, not ignored: their CPU time then counts in the suite's own
+            if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+                return  # the suite's process is gone
+            if listener in ready:
+                connection, _ = listener.accept()
+                handlers.add(_fork_handler(listener, connection))
+    except _Stopped:
+        return
+    finally:
+        for pid in handlers:
+            _signal(pid, signal.SIGTERM)
 
 
-def _reap_handlers() -> None:
+def _fork_handler(listener: socket.socket, connection: socket.socket) -> int:
+    server = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            listener.close()
+            code = _handle(connection, server)
+        except _Stopped:
+            pass
+        finally:
+            os._exit(code)
+    connection.close()
+    return pid
+
+
+def _reap_handlers(handlers: set[int]) -> None:
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -214,6 +264,14 @@ def _reap_handlers() -> None:
             return
         if pid == 0:
             return
+        handlers.discard(pid)
+
+
+def _signal(pid: int, signal_number: int) -> None:
+    try:
+        os.kill(pid, signal_number)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _preload() -> None:
@@ -226,22 +284,63 @@ def _preload() -> None:
             pass
 
 
-def _handle(connection: socket.socket) -> int:
-    """Read one request, fork the fresh process, report its pid and then its exit status."""
+def _handle(connection: socket.socket, server: int) -> int:
+    """Read one request, fork the fresh process, report its pid and then its exit status.
+
+    The fresh process is killed, with its group, when this handler is stopped (the server
+    ended) or when the client disconnects before it finishes (the check was killed).
+    """
+    from conformance.lifetime import die_with_parent
+
+    die_with_parent(server, signal.SIGTERM)
     request = json.loads(connection.makefile("rb").readline())
+    handler = os.getpid()
     pid = os.fork()
     if pid == 0:
         connection.close()
-        _become_fresh_and_run(request)  # never returns
-    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-    _, status = os.waitpid(pid, 0)
+        _become_fresh_and_run(request, handler)  # never returns
+    try:
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        status = _wait_while_connected(pid, connection)
+    except (_Stopped, OSError):
+        status = None
+    if status is None:
+        _kill_group(pid)
+        return 1
     connection.sendall(json.dumps({"status": status}).encode() + b"\n")
     return 0
 
 
-def _become_fresh_and_run(request: dict) -> None:
+def _wait_while_connected(pid: int, connection: socket.socket) -> int | None:
+    """``pid``'s wait status once it ends, or None as soon as the client hangs up."""
+    import select
+
+    ended = _pidfd(pid)
+    while True:
+        ready, _, _ = select.select([connection] + ([ended] if ended is not None else []), [], [],
+                                    None if ended is not None else 0.05)
+        if connection in ready and not connection.recv(1, socket.MSG_PEEK):
+            return None
+        done, status = os.waitpid(pid, 0 if ended in ready else os.WNOHANG)
+        if done:
+            return status
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor readable once ``pid`` ends (Linux 5.3+), or None: then the wait polls."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _become_fresh_and_run(request: dict, handler: int) -> None:
+    from conformance.lifetime import die_with_parent, reset_signal_handlers
+
     code = 1
     try:
+        die_with_parent(handler)
+        reset_signal_handlers()  # as a new interpreter has them
         os.setpgid(0, 0)  # so a timeout kills whatever the script started too
         _redirect(request)
         _reset_interpreter(request)

@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from conformance.lifetime import guard_pid, proc_children
+
 # How long a thread or child process started by a call may take to end before it counts as left running.
 GRACE_S = 1.0
 # Threads whose name starts with this belong to the suite, never to the estimator under test.
@@ -459,32 +461,18 @@ def child_processes() -> dict[int, str]:
     if not os.path.isdir("/proc"):
         children = {child.pid: child.name for child in multiprocessing.active_children()}
     else:
-        children = _proc_children(os.getpid())
+        children = proc_children(os.getpid())
     for pid in _suite_pids():
         children.pop(pid, None)
     return children
 
 
-def _proc_children(parent: int) -> dict[int, str]:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat_file:
-                stat = stat_file.read().decode("utf-8", "replace")
-        except OSError:  # it ended while we looked
-            continue
-        name, fields = stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == parent and fields[0] not in ("Z", "X"):
-            children[int(entry)] = name
-    return children
-
-
 def _suite_pids() -> set[int]:
-    """The fresh-process server (conformance.fresh), where this process started one."""
+    """The fresh-process server (conformance.fresh) and the run guard, where this process started them."""
     server = getattr(sys.modules.get("conformance.fresh"), "_server", None)
-    return {server.pid} if server is not None else set()
+    pids = {server.pid} if server is not None else set()
+    guard = guard_pid()
+    return pids | ({guard} if guard is not None else set())
 
 
 def _same_state(a, b) -> bool:

@@ -14,7 +14,7 @@ import os
 
 from conformance.processes import wait_for
 from conformance.result import Result
-from conformance.runner import start_case
+from conformance.runner import run_case, start_case
 
 
 def parse_jobs(text) -> int:
@@ -52,7 +52,7 @@ class ParallelRunner:
         """``case``'s result, starting and waiting for checks as needed (others keep running)."""
         key = id(case)
         if key not in self.known:
-            return case.run()  # not one of ours (asked again, or never planned): run it now
+            return run_case(case)  # not one of ours (asked again, or never planned): run it now
         while True:
             pending = self.started.get(key)
             if pending is not None and pending.done:

@@ -40,11 +40,6 @@ class Case:
     def needs_fresh_process(self) -> bool:
         return self.skip is None and self.entry.fresh_process
 
-    def run(self):
-        from conformance.runner import run_case
-
-        return run_case(self)
-
 
 def plan(targets: list[Target], settings: Settings, select: list[str] | None = None) -> list[Case]:
     """Every case of the run, in a stable order; ``select`` keeps check ids matching its globs.

@@ -3,6 +3,11 @@
 Registered through the ``pytest11`` entry point, so it loads in every pytest run of the
 environment: at import and configure time it touches neither torch nor CUDA, and it does
 nothing unless the suite (``--pyargs conformance``) is being run or ``--estimator`` is given.
+
+When it is, the run is contained from start to finish: targets are resolved in a probe first
+(:mod:`conformance.target_probe`), a signal cancels the run in order
+(:mod:`conformance.cancellation`), no process outlives it (:mod:`conformance.lifetime`), and
+the report is on disk as results arrive (:mod:`conformance.live_report`).
 """
 
 from __future__ import annotations
@@ -38,19 +43,32 @@ def pytest_addoption(parser):
                     help="fork: each check in a child process (default on Linux); none: in-process")
     group.addoption("--conformance-jobs", default="1", metavar="N",
                     help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
+    group.addoption("--conformance-target-timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="time limit to import and build each target; past it the run stops with a usage error (default 60)")
 
 
 STATE_KEY = pytest.StashKey["Session"]()
 POOL_KEY = pytest.StashKey[object]()
+CANCEL_KEY = pytest.StashKey[object]()
 
 
 def pytest_configure(config):
     if not _suite_requested(config):
         return
+    from conformance.cancellation import RunCancelled
+    from conformance.target_probe import TargetProbeError
+
+    cancellation = _contain(config)
     try:
         session = _build_session(config)
+    except TargetProbeError as exc:
+        _report_unusable_targets(config, exc)
+        raise pytest.UsageError(*usage_lines(exc)) from None
     except (ValueError, TargetError) as exc:
         raise pytest.UsageError(f"conformance: {exc}") from None
+    except RunCancelled as exc:
+        pytest.exit(f"conformance: {exc} while its targets were resolved; no check ran",
+                    returncode=cancellation.exit_code)
     # A forked child hangs in an OpenMP region when its parent already started torch's thread
     # pool. The suite's process runs no estimator code itself, so one thread costs it nothing
     # and keeps every check, the thread-count ones included, safe to fork.
@@ -59,13 +77,66 @@ def pytest_configure(config):
     pin_threads()
     config.stash[STATE_KEY] = session
     if not hasattr(config, "workerinput"):  # xdist workers report to the controller instead
-        config.pluginmanager.register(SuiteReporter(config, session), "conformance-reporter")
+        config.pluginmanager.register(SuiteReporter(config, session, cancellation), "conformance-reporter")
         if not config.option.keyword and not config.option.markexpr and session.needs_fresh_processes:
             from conformance.fresh import ensure_server
 
             # Now, so its imports use a core that collection leaves idle; under xdist, one
             # server for all workers, which start after this and inherit its address.
             ensure_server()
+
+
+def _contain(config):
+    """Contain the run in this process: the signals that cancel it, the guard that outlives it.
+
+    An xdist worker also dies with the suite's process that started it.
+    """
+    from conformance import lifetime
+    from conformance.cancellation import Cancellation
+
+    worker = hasattr(config, "workerinput")
+    if worker:
+        lifetime.die_with_parent(os.getppid())
+    lifetime.start_guard()
+    config.add_cleanup(lifetime.stop_guard)
+    cancellation = Cancellation(main_process=not worker).install()
+    config.add_cleanup(cancellation.uninstall)
+    config.stash[CANCEL_KEY] = cancellation
+    return cancellation
+
+
+def usage_lines(error) -> list[str]:
+    """One line per target that could not be used; then the others, which resolved."""
+    lines = [f"conformance: {probe.error}" for probe in error.failed]
+    if error.resolved:
+        lines.append("conformance: no check ran; resolved without error: "
+                     + ", ".join(f"{row.label} ({row.target})" for row in error.resolved))
+    return lines
+
+
+def _report_unusable_targets(config, error) -> None:
+    """The report of a run stopped by unusable targets: their errors, and the estimators that resolved."""
+    from conformance.report import Report
+
+    report = Report(estimators=error.resolved, state="usage_error",
+                    target_errors=[{"target": p.spec, "error": p.error, "stack": p.stack} for p in error.failed])
+    path = report_path(config)
+    if path is not None:
+        report.write_json(path)
+    _append_step_summary(report)
+
+
+def report_path(config) -> Path | None:
+    """``--conformance-report``, from the directory pytest was started in; None without the option."""
+    path = config.getoption("conformance_report")
+    return Path(config.invocation_params.dir, path) if path else None
+
+
+def _append_step_summary(report) -> None:
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path and (report.results or report.state != "finished"):
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(report.markdown())
 
 
 def _build_session(config):
@@ -88,15 +159,19 @@ def _build_session(config):
                                   isolation=config.getoption("conformance_isolation"),
                                   timeout_s=config.getoption("conformance_timeout"),
                                   memory_limit_mb=config.getoption("conformance_memory_limit"),
-                                  jobs=jobs, project=project)
+                                  jobs=jobs, target_timeout_s=config.getoption("conformance_target_timeout"),
+                                  project=project)
     except InvalidSetting as exc:
         raise ValueError(f"{OPTIONS.get(exc.setting, exc.setting)}: {exc}") from None
-    report_path = config.getoption("conformance_report")
-    if report_path:
-        writable_or_raise(Path(config.invocation_params.dir, report_path))
+    if report_path(config) is not None:
+        writable_or_raise(report_path(config))
     baseline_path = config.getoption("conformance_baseline")
     baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
     specs, source = target_specs(config.getoption("estimator"), project)
+    if settings.forks and not hasattr(config, "workerinput"):  # workers resolve what the suite's process probed
+        from conformance.target_probe import probe_targets
+
+        probe_targets(specs, settings.target_timeout_s)
     return Session(resolve_all(specs), settings, baseline, source=source)
 
 
@@ -122,7 +197,8 @@ def project_candidates(config) -> list:
 
 OPTIONS = {"profile": "--conformance-profile", "isolation": "--conformance-isolation",
            "timeout_s": "--conformance-timeout", "memory_limit_mb": "--conformance-memory-limit",
-           "devices": "--conformance-devices", "jobs": "--conformance-jobs"}
+           "devices": "--conformance-devices", "jobs": "--conformance-jobs",
+           "target_timeout_s": "--conformance-target-timeout"}
 
 
 @pytest.hookimpl(trylast=True)
@@ -146,10 +222,16 @@ def pytest_collection_finish(session):
 def run_case(config, case):
     """The result of one item's case: from the parallel runner when there is one."""
     pool = config.stash.get(POOL_KEY, None)
-    return pool.result(case) if pool is not None else case.run()
+    from conformance.runner import run_case as run
+
+    return pool.result(case) if pool is not None else run(case)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
+    cancellation = session.config.stash.get(CANCEL_KEY, None)
+    if cancellation is not None:
+        cancellation.finishing = True  # from here on a signal no longer interrupts the write-up
     pool = session.config.stash.get(POOL_KEY, None)
     if pool is not None:
         pool.close()
@@ -250,14 +332,40 @@ def record_result(item, case, result) -> None:
 
 
 class SuiteReporter:
-    """Gathers every item's result (from xdist workers too) into the report and summaries."""
+    """Gathers every item's result (from xdist workers too) into the report and summaries.
 
-    def __init__(self, config, session):
+    The report file is rewritten as results arrive (:mod:`conformance.live_report`). When the
+    run is cancelled, every selected check without a result gets a ``skipped`` row marked
+    ``cancelled``, and the run exits 128 + the signal's number.
+    """
+
+    def __init__(self, config, session, cancellation):
+        from conformance.live_report import LiveReportFile
+        from conformance.report import Report
+
         self.config = config
         self.session = session
+        self.cancellation = cancellation
         self.results: list[dict] = []  # payloads received from every item's report
+        self.started: set[str] = set()  # node ids of the items that began
+        self.selected: list[str] | None = None  # node ids the xdist workers collected (none without xdist)
+        self.live = Report(devices=list(session.settings.devices or ["cpu"]), state="running")
+        self._rows: dict = {}
+        path = report_path(config)
+        self.file = LiveReportFile(path) if path is not None else None
+        if self.file is not None:
+            self.file.update(self.live)
+
+    def pytest_runtest_logstart(self, nodeid):
+        self.started.add(nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.selected = list(ids)
 
     def pytest_runtest_logreport(self, report):
+        from conformance.result import Result
+
         if report.when != "call" and not (report.when == "setup" and report.skipped):
             return
         for name, payload in report.user_properties:
@@ -266,43 +374,61 @@ class SuiteReporter:
                 if hasattr(report, "wasxfail"):
                     payload["status"] = "xfailed" if report.skipped else "xpassed"
                 self.results.append(payload)
+                self._row(payload["label"], payload).results.append(Result.from_dict(payload))
+                if self.file is not None:
+                    self.file.update(self.live)
 
-    def report(self):
-        from conformance.report import EstimatorReport, Report
-        from conformance.result import Result
+    def _row(self, label: str, payload: dict | None = None):
+        """The report row of the estimator ``label``, made on its first result."""
+        from conformance.report import EstimatorReport
 
-        report = Report(devices=list(self.session.settings.devices or ["cpu"]))
-        targets = {target.label: target for target in self.session.targets}
-        by_label: dict[str, EstimatorReport] = {}
-        for payload in self.results:
-            entry = by_label.get(payload["label"])
-            if entry is None:
-                target = targets.get(payload["label"])
-                entry = (EstimatorReport.of(target) if target is not None
-                         else EstimatorReport(payload["label"], payload["target"], payload["params"]))
-                by_label[payload["label"]] = entry
-                report.estimators.append(entry)
-            entry.results.append(Result.from_dict(payload))
-        return report
+        row = self._rows.get(label)
+        if row is None:
+            target = next((t for t in self.session.targets if t.label == label), None)
+            row = (EstimatorReport.of(target) if target is not None
+                   else EstimatorReport(label, payload["target"], payload["params"]))
+            self._rows[label] = row
+            self.live.estimators.append(row)
+        return row
 
     def pytest_sessionfinish(self, session):
-        report = self.report()
-        path = self.config.getoption("conformance_report")
-        if path:
-            # Asked in a subprocess (about 2 s), so this process never initialises CUDA.
-            from conformance.devices_info import describe_devices
+        report = self.live
+        if self.cancellation.cancelled:
+            self._mark_unfinished(session)
+            report.state, report.cancelled_by = "cancelled", self.cancellation.signal_name
+            session.exitstatus = self.cancellation.exit_code
+        else:
+            report.state = "finished"
+            if self.file is not None:
+                # Asked in a subprocess (about 2 s), so this process never initialises CUDA.
+                from conformance.devices_info import describe_devices
 
-            report.device_info = describe_devices(self.session.settings.devices)
-            report.devices = report.device_info.get("devices", report.devices)
-            report.write_json(path)
-        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary_path and report.results:
-            with open(summary_path, "a", encoding="utf-8") as handle:
-                handle.write(report.markdown())
+                report.device_info = describe_devices(self.session.settings.devices)
+                report.devices = report.device_info.get("devices", report.devices)
+        if self.file is not None:
+            self.file.finish(report)
+        _append_step_summary(report)
+
+    def _mark_unfinished(self, session) -> None:
+        """A ``skipped`` row, marked ``cancelled``, for every selected check that has no result."""
+        from conformance.result import Result, Status
+
+        cases = {case.id: case for case in self.session.cases}
+        done = {(payload["label"], payload["check"]) for payload in self.results}
+        selected = self.selected if self.selected is not None else [item.nodeid for item in session.items]
+        for nodeid in selected:
+            case = cases.get(nodeid.partition("[")[2][:-1])
+            if case is None or (case.target.label, case.entry.id) in done:
+                continue
+            when = "while this check was running" if nodeid in self.started else "before this check started"
+            message = (f"cancelled: the run was stopped by {self.cancellation.signal_name} after "
+                       f"{self.cancellation.cancelled_after_s:.0f} s, {when}; its verdict is unknown")
+            self._row(case.target.label).results.append(
+                Result(case.entry.id, case.entry.category, Status.SKIPPED, message, cancelled=True))
 
     def pytest_terminal_summary(self, terminalreporter):
-        report = self.report()
-        if not report.results:
+        report = self.live
+        if not report.results and report.state == "finished":
             return
         terminalreporter.section("conformance")
         for line in header_lines(self.session):

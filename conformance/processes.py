@@ -5,6 +5,10 @@ A check may segfault, hang, call ``sys.exit``, print megabytes or exhaust memory
 captured to a file, an address-space cap and a deadline; the parent reads the child's pickled
 value through a pipe and turns an exit, a signal or a timeout into a :class:`ChildFailure` text.
 Forking costs about 20 ms per check. Nothing here knows what a check is.
+
+A child dies with the process that forked it (:mod:`conformance.lifetime`), and whatever it
+left running in its group is killed when it ends. The children still running can be killed
+at once (:func:`kill_running`): that is how a cancelled run stops its checks.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import tempfile
 import time
 import traceback
 
+from conformance import lifetime
+
 OUTPUT_TAIL_LINES = 15
+_RUNNING: dict[int, "ChildRun"] = {}  # the children forked here that have not been reaped
 
 
 class ChildFailure(str):
@@ -35,15 +42,32 @@ def outcome_duration(outcome) -> float:
 def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
     """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
     child = ChildRun(func, timeout_s, pin, memory_limit)
-    wait_for([child], until=child)
+    wait_until_finished(child)
     return child.outcome
+
+
+def wait_until_finished(child: "ChildRun") -> None:
+    """Wait for ``child``; if the wait is interrupted (the run cancelled), the child is killed first."""
+    try:
+        wait_for([child], until=child)
+    except BaseException:
+        if not child.finished:
+            child.kill(timed_out=False)
+        raise
+
+
+def kill_running() -> None:
+    """Kill every child forked here and still running, with its group (they are reaped later)."""
+    for pid in list(_RUNNING):
+        kill_group(pid)
 
 
 class ChildRun:
     """``func`` running in a forked child: its result pipe, its captured output and its deadline.
 
     The parent reads the pipe as data arrives (:func:`wait_for`), so a child with a large
-    result never blocks on a full pipe while its clock runs; ``outcome`` is set once it ends.
+    result never blocks on a full pipe while its clock runs; ``outcome`` is set once it ends,
+    with ``status`` (as ``os.waitpid`` gives it) and ``timed_out``.
     """
 
     def __init__(self, func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
@@ -52,14 +76,22 @@ class ChildRun:
         self.chunks: list[bytes] = []
         self.outcome = None
         self.finished = False
+        self.status: int | None = None
+        self.timed_out = False
+        self.output_tail = ""  # the end of what the child printed, once it has ended
         self.read_fd, write_fd = os.pipe()
         self.start = time.perf_counter()
         self.deadline = time.monotonic() + timeout_s
+        parent = os.getpid()
+        lifetime.prepare_fork()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
             os.close(self.read_fd)
-            _child_main(func, write_fd, self.output, pin, memory_limit)
+            _child_main(func, write_fd, self.output, pin, memory_limit, parent)
         os.close(write_fd)
+        _own_group(self.pid)
+        _RUNNING[self.pid] = self
+        lifetime.watch_group(self.pid)
 
     def fileno(self) -> int:
         return self.read_fd
@@ -77,9 +109,13 @@ class ChildRun:
 
     def _finish(self, timed_out: bool) -> None:
         os.close(self.read_fd)
-        _, status = os.waitpid(self.pid, 0)
+        kill_group(self.pid)  # what the child started and left running ends with it
+        _, self.status = os.waitpid(self.pid, 0)
+        _RUNNING.pop(self.pid, None)
+        lifetime.release_group(self.pid)
         self.finished = True
-        self.outcome = self._outcome(b"".join(self.chunks), timed_out, status)
+        self.timed_out = timed_out
+        self.outcome = self._outcome(b"".join(self.chunks), timed_out, self.status)
         self.output.close()
 
     def _outcome(self, payload: bytes, timed_out: bool, status: int):
@@ -93,7 +129,7 @@ class ChildRun:
                                    "--conformance-timeout); the process was killed and the run goes on")
         else:
             failure = ChildFailure(_describe_exit(status))
-        tail = _output_tail(self.output)
+        tail = self.output_tail = _output_tail(self.output)
         if tail:
             failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
         failure.duration_s = time.perf_counter() - self.start
@@ -120,9 +156,19 @@ def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
                 child.kill(timed_out=True)
 
 
-def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None) -> None:
+def _own_group(pid: int) -> None:
+    """Put the child ``pid`` in a group of its own (it does so too: whichever runs first wins)."""
+    try:
+        os.setpgid(pid, pid)
+    except OSError:  # it already did, or has already exited
+        pass
+
+
+def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None, parent: int) -> None:
     code = 0
     try:
+        lifetime.in_forked_child(parent)
+        _RUNNING.clear()  # the parent's children are not this one's to kill
         os.setpgid(0, 0)  # so a timeout can kill what the check started too
         if memory_limit:
             import resource

@@ -76,3 +76,8 @@ def _conformance_table(path: Path) -> dict | None:
     if table is not None and not isinstance(table, dict):
         raise ValueError(f"{path}: [tool.conformance] must be a table")
     return table
+
+
+def load_pyproject_overrides(path) -> dict:
+    """The tolerance overrides of the ``pyproject.toml`` at ``path`` (``{}`` when it has none)."""
+    return read_project_config([path]).tolerances() if Path(path).is_file() else {}

@@ -1,8 +1,18 @@
-"""The run's report: the JSON document of DESIGN.md, and its markdown and terminal summaries."""
+"""The run's report: the JSON document of DESIGN.md, and its markdown and terminal summaries.
+
+The document says how the run ended in ``state``: ``finished``; ``running`` (what a report
+rewritten during the run says, so a run killed outright leaves one that says so);
+``cancelled`` (by the signal in ``cancelled_by``: the checks that did not finish are rows of
+status ``skipped`` with ``"cancelled": true``); or ``usage_error`` (a target could not be
+used: ``target_errors`` says why, and the estimators listed are those that resolved; no check
+ran).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import platform
 from dataclasses import dataclass, field
 
@@ -10,6 +20,8 @@ from conformance.causes import SharedCause, shared_causes
 from conformance.result import BAD_STATUSES, Result
 
 SUMMARY_STATUSES = ("passed", "failed", "xfailed", "skipped", "xpassed", "error")
+STATES = ("finished", "running", "cancelled", "usage_error")
+RESULT_DEPTH = 4  # a result's nesting in the document: root, estimators, estimator, results
 
 
 def params_of(estimator) -> dict:
@@ -55,6 +67,10 @@ class Report:
     estimators: list[EstimatorReport] = field(default_factory=list)
     devices: list[str] = field(default_factory=lambda: ["cpu"])
     device_info: dict = field(default_factory=dict)
+    state: str = "finished"  # one of STATES
+    cancelled_by: str | None = None  # the signal's name, when state is "cancelled"
+    target_errors: list = field(default_factory=list)  # {"target", "error", "stack"}, when state is "usage_error"
+    _encoded: dict = field(default_factory=dict, repr=False, compare=False)  # id(result) -> (result, its JSON)
 
     @property
     def results(self) -> list[Result]:
@@ -91,19 +107,64 @@ class Report:
         return dict(sorted(table.items()))
 
     def to_dict(self) -> dict:
-        return {**versions(), "devices": list(self.devices), "device_info": self.device_info,
-                "shared_causes": [g.to_dict() for g in self.shared_causes()],
-                "estimators": [e.to_dict() for e in self.estimators]}
+        return {**self._header(), "estimators": [e.to_dict() for e in self.estimators]}
+
+    def _header(self) -> dict:
+        header = {**versions(), "state": self.state}
+        if self.cancelled_by:
+            header["cancelled_by"] = self.cancelled_by
+        if self.target_errors:
+            header["target_errors"] = list(self.target_errors)
+        return {**header, "devices": list(self.devices), "device_info": self.device_info,
+                "shared_causes": [g.to_dict() for g in self.shared_causes()]}
+
+    def json_text(self) -> str:
+        """The document as ``json.dumps(self.to_dict(), indent=2)`` writes it.
+
+        Each result is encoded once and kept, so that rewriting the report after every result
+        (:mod:`conformance.live_report`) costs little more than writing the file.
+        """
+        rows = []
+        for estimator in self.estimators:
+            fields = estimator.to_dict()
+            fields.pop("results")
+            encoded = [self._encode(result) for result in estimator.results]
+            rows.append(_json_object([_json_field(k, v, 3) for k, v in fields.items()]
+                                     + [_indent(3) + '"results": ' + _json_list(encoded, RESULT_DEPTH)], 2))
+        header = [_json_field(k, v, 1) for k, v in self._header().items()]
+        return _json_object(header + [_indent(1) + '"estimators": ' + _json_list(rows, 2)], 0)
+
+    def _encode(self, result: Result) -> str:
+        kept = self._encoded.get(id(result))
+        if kept is None or kept[0] is not result:
+            kept = self._encoded[id(result)] = (result, _dumps(result.to_dict(), RESULT_DEPTH))
+        return kept[1]
 
     def write_json(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2, default=repr)
+        """Write the document to ``path`` atomically: readers see the old file or the new, never a part."""
+        path = os.fspath(path)
+        temporary = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(self.json_text())
             handle.write("\n")
+        os.replace(temporary, path)
+
+    def notices(self) -> list[str]:
+        """How the run ended, when it did not simply finish: what the tables below are missing."""
+        if self.state == "cancelled":
+            cancelled = sum(1 for r in self.results if r.cancelled)
+            return [f"The run was cancelled by {self.cancelled_by}: {len(self.results) - cancelled} check(s) "
+                    f"finished; the {cancelled} that did not are counted as skipped (cancelled)"]
+        if self.state == "usage_error":
+            return ["No check ran: " + "; ".join(e["error"] for e in self.target_errors)]
+        if self.state == "running":
+            return ["The run had not finished when this report was written"]
+        return []
 
     def markdown(self) -> str:
         """Shared causes first, then per category counts, each failure's one-line message, warnings."""
         lines = ["## Conformance", ""]
-        lines += [f"> **{_md_escape(line)}**" for line in self.kind_notices()]
+        lines += [f"> **{_md_escape(line)}**" for line in self.notices() + self.kind_notices()]
         groups = self.shared_causes()
         if groups:
             lines += ["### Fix these first: failures that share one cause", ""]
@@ -133,7 +194,7 @@ class Report:
 
     def text_table(self) -> list[str]:
         """Shared causes first, then the per-category table, failures and warnings, as terminal lines."""
-        lines = []
+        lines = list(self.notices())
         groups = self.shared_causes()
         for group in groups:
             lines.append(group.headline())
@@ -151,6 +212,12 @@ class Report:
 
 
 def versions() -> dict:
+    """The versions of the suite, its libraries and Python (read once: the report is rewritten often)."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=None)
+def _versions() -> tuple:
     import numpy
     import sklearn
 
@@ -162,9 +229,33 @@ def versions() -> dict:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = None
-    return {"conformance_version": __version__, "sklearn_version": sklearn.__version__,
-            "torch_version": torch_version, "numpy_version": numpy.__version__,
-            "python_version": platform.python_version()}
+    return (("conformance_version", __version__), ("sklearn_version", sklearn.__version__),
+            ("torch_version", torch_version), ("numpy_version", numpy.__version__),
+            ("python_version", platform.python_version()))
+
+
+def _indent(depth: int) -> str:
+    return "  " * depth
+
+
+def _dumps(value, depth: int) -> str:
+    """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down (its first line not indented)."""
+    return json.dumps(value, indent=2, default=repr).replace("\n", "\n" + _indent(depth))
+
+
+def _json_field(key: str, value, depth: int) -> str:
+    return _indent(depth) + json.dumps(key) + ": " + _dumps(value, depth)
+
+
+def _json_object(fields: list[str], depth: int) -> str:
+    return "{\n" + ",\n".join(fields) + "\n" + _indent(depth) + "}" if fields else "{}"
+
+
+def _json_list(items: list[str], depth: int) -> str:
+    """A list of values already encoded at ``depth`` (their first line not indented)."""
+    if not items:
+        return "[]"
+    return "[\n" + ",\n".join(_indent(depth) + item for item in items) + "\n" + _indent(depth - 1) + "]"
 
 
 def _md_escape(text: str) -> str:

@@ -46,6 +46,7 @@ class Result:
     cause: str | None = None  # what the estimator raised, and where (see conformance.causes)
     cause_key: str | None = None  # the same, normalised: failures sharing it share one cause
     where: str | None = None  # "path:line" in the estimator's own code where it raised
+    cancelled: bool = False  # the run was cancelled before this check finished (reported skipped)
 
     def __post_init__(self):
         self.status = Status(self.status)
@@ -56,15 +57,18 @@ class Result:
         return self.message.split("\n", 1)[0]
 
     def to_dict(self) -> dict:
-        return {"check": self.check, "category": self.category, "status": self.status.value,
-                "message": self.message, "duration_s": self.duration_s, "warnings": list(self.warnings),
-                "cause": self.cause, "cause_key": self.cause_key, "where": self.where}
+        row = {"check": self.check, "category": self.category, "status": self.status.value,
+               "message": self.message, "duration_s": self.duration_s, "warnings": list(self.warnings),
+               "cause": self.cause, "cause_key": self.cause_key, "where": self.where}
+        if self.cancelled:
+            row["cancelled"] = True
+        return row
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
         return cls(data["check"], data["category"], data["status"], data.get("message", ""),
                    data.get("duration_s", 0.0), list(data.get("warnings", [])), data.get("cause"),
-                   data.get("cause_key"), data.get("where"))
+                   data.get("cause_key"), data.get("where"), bool(data.get("cancelled", False)))
 
 
 def with_baseline(result: Result, reason: str | None) -> Result:

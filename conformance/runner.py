@@ -15,7 +15,8 @@ import sys
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
 from conformance.judge import judge, process_failure, skipped
-from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_for
+from conformance.plan import Case, skip_reason
+from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
 from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
@@ -25,14 +26,12 @@ def run_case(case) -> Result:
     """Run a planned case (see :mod:`conformance.plan`) in the configured isolation."""
     pending = start_case(case)
     if pending.child is not None:
-        wait_for([pending.child], until=pending.child)
+        wait_until_finished(pending.child)
     return pending.result()
 
 
 def run_check(target: Target, entry, settings: Settings) -> Result:
     """Run one entry on one target, planning it on the spot (skips decided as in a whole run)."""
-    from conformance.plan import Case, skip_reason
-
     return run_case(Case(target, entry, settings, skip_reason(entry, settings, target)))
 
 

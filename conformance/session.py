@@ -20,7 +20,7 @@ from conformance.targets import Target
 
 def build_settings(*, profile: str = "standard", devices=(), isolation: str = "auto",
                    timeout_s: float = 300.0, memory_limit_mb: float | None = None, jobs=1,
-                   project: ProjectConfig | None = None) -> Settings:
+                   target_timeout_s: float = 60.0, project: ProjectConfig | None = None) -> Settings:
     """Validated :class:`Settings` from the user's choices and the project's tolerances.
 
     ``devices`` is a sequence or a comma-separated string (``"cpu,cuda"``); ``jobs`` an int or
@@ -33,7 +33,8 @@ def build_settings(*, profile: str = "standard", devices=(), isolation: str = "a
     devices = tuple(d.strip() for d in devices or () if d and d.strip())
     tolerances = (project or ProjectConfig()).tolerances()
     return Settings(profile=profile, devices=devices, isolation=isolation, timeout_s=timeout_s,
-                    memory_limit_mb=memory_limit_mb, tolerances=tolerances, jobs=parse_jobs(jobs))
+                    memory_limit_mb=memory_limit_mb, tolerances=tolerances, jobs=parse_jobs(jobs),
+                    target_timeout_s=target_timeout_s)
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Settings:
     # [tool.conformance.tolerances] of the project: {kind: {...}} or {class name: {kind: {...}}}
     tolerances: dict = field(default_factory=dict)
     jobs: int = 1  # checks run at once, forked from one process (needs fork isolation)
+    target_timeout_s: float = 60.0  # to import and build each target, in its probe (conformance.target_probe)
 
     def __post_init__(self):
         if self.profile not in BUDGETS:
@@ -64,6 +65,9 @@ class Settings:
             raise InvalidSetting("isolation", f"unknown isolation {self.isolation!r}; accepted: {', '.join(ISOLATIONS)}")
         if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0):
             raise InvalidSetting("timeout_s", f"timeout must be a positive number of seconds, got {self.timeout_s!r}")
+        if not (isinstance(self.target_timeout_s, (int, float)) and self.target_timeout_s > 0):
+            raise InvalidSetting("target_timeout_s", "target timeout must be a positive number of seconds, "
+                                 f"got {self.target_timeout_s!r}")
         if self.memory_limit_mb is not None and not self.memory_limit_mb >= 0:
             raise InvalidSetting("memory_limit_mb",
                                  f"memory limit must be a number of MB >= 0 (0: none), got {self.memory_limit_mb!r}")

@@ -61,24 +61,44 @@ def _split(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def resolve(spec: str) -> list[Target]:
-    """The targets a ``module.path:attr`` string names; :class:`TargetError` says why not."""
+def resolve(spec: str, stage=None) -> list[Target]:
+    """The targets a ``module.path:attr`` string names; :class:`TargetError` says why not.
+
+    Whatever the user's code raises, ``SystemExit`` included, becomes that error (a
+    ``KeyboardInterrupt`` is let through). ``stage``, if given, is called with a short text
+    before each step that runs the user's code (``"importing 'pkg.mod'"``).
+    """
+    stage = stage or _no_stage
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise TargetError(f"target {spec!r}: expected 'module.path:attr', e.g. 'sklearn.linear_model:Ridge'")
+    stage(f"importing {module_name!r}")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
         raise TargetError(f"target {spec!r}: module {missing!r} not found; {_import_hint(missing)}") from None
-    except Exception as exc:  # noqa: BLE001 - the user's module failed to import
-        raise TargetError(f"target {spec!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's module failed to import (or exited)
+        raise TargetError(f"target {spec!r}: importing {module_name!r} {raised(exc)}") from None
     value = module
     for part in attr.split("."):
         if not hasattr(value, part):
             raise TargetError(f"target {spec!r}: module {module_name!r} has no attribute {attr!r}")
         value = getattr(value, part)
-    return _targets_from(spec, value)
+    return _targets_from(spec, value, stage)
+
+
+def _no_stage(text: str) -> None:
+    return None
+
+
+def raised(exc: BaseException) -> str:
+    """What the user's code did, for a message: ``raised ValueError: ...``, or ``called sys.exit(3)``."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})" if exc.code is not None else "called sys.exit()"
+    return f"raised {type(exc).__name__}: {exc}"
 
 
 def _import_hint(missing: str) -> str:
@@ -97,21 +117,17 @@ def _import_hint(missing: str) -> str:
             "folder of your project, set pythonpath under [tool.pytest.ini_options])")
 
 
-def _targets_from(spec: str, value) -> list[Target]:
+def _targets_from(spec: str, value, stage) -> list[Target]:
     if inspect.isclass(value):
         if not _is_estimator(value):
             raise TargetError(f"target {spec!r}: class {value.__name__} is not a scikit-learn estimator (no get_params/fit)")
-        try:
-            return [Target(value.__name__, value(), spec)]
-        except Exception as exc:  # noqa: BLE001
-            raise TargetError(f"target {spec!r}: {value.__name__}() raised {type(exc).__name__}: {exc}") from None
+        stage(f"building {value.__name__}()")
+        return [Target(value.__name__, _call(spec, value, f"{value.__name__}()"), spec)]
     if _is_estimator(value):
         return [Target(type(value).__name__, value, spec)]
     if callable(value):
-        try:
-            made = value()
-        except Exception as exc:  # noqa: BLE001
-            raise TargetError(f"target {spec!r}: calling it raised {type(exc).__name__}: {exc}") from None
+        stage(f"calling {spec.partition(':')[2]}()")
+        made = _call(spec, value, "calling it")
         items = made if isinstance(made, (list, tuple)) else [made]
         bad = [type(item).__name__ for item in items if not _is_estimator(item)]
         if bad or not items:
@@ -123,22 +139,37 @@ def _targets_from(spec: str, value) -> list[Target]:
                       "or a callable returning estimators")
 
 
+def _call(spec: str, function, what: str):
+    """``function()``, whatever it raises (``SystemExit`` included) turned into a :class:`TargetError`."""
+    try:
+        return function()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's constructor or factory failed
+        raise TargetError(f"target {spec!r}: {what} {raised(exc)}") from None
+
+
 def _is_estimator(value) -> bool:
     return hasattr(value, "get_params") and hasattr(value, "fit")
 
 
-def resolve_all(specs: list[str]) -> list[Target]:
-    """Resolve every spec and give each target a label unique in the run."""
-    targets = [t for spec in specs for t in resolve(spec)]
+def resolve_all(specs: list[str], stage=None) -> list[Target]:
+    """Resolve every spec and give each target a label unique in the run (``stage`` as for :func:`resolve`)."""
+    stage = stage or _no_stage
+    targets = [t for spec in specs for t in resolve(spec, stage)]
     for target in targets:
+        stage(f"reading the tags and traits of {target.label}")
         try:
             target.traits
-        except Exception as exc:  # noqa: BLE001 - bad tags are a usage error of the target
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - bad tags are a usage error of the target
             raise TargetError(f"target {target.spec or target.label!r}: {type(exc).__name__}: {exc}") from None
     return with_unique_labels(targets)
 
 
-def with_unique_labels(targets: list[Target]) -> list[Target]:
+def with_unique_labels(targets: list) -> list:
+    """Number repeated labels (``Ridge_1``, ``Ridge_2``); ``targets`` are anything with a ``label``."""
     counts: dict[str, int] = {}
     for target in targets:
         counts[target.label] = counts.get(target.label, 0) + 1

@@ -50,7 +50,6 @@ from, so a loosened tolerance is never silent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -234,13 +233,6 @@ def parse_project_tolerances(table: dict, where: str = "pyproject.toml") -> dict
         parsed[key] = {kind: {**_validated(kind, given, f"{where}: tolerances.{key}.{kind}"),
                               "source": f"{PYPROJECT_SOURCE} ({key})"} for kind, given in value.items()}
     return parsed
-
-
-def load_pyproject_overrides(path) -> dict:
-    """The tolerance overrides of the ``pyproject.toml`` at ``path`` (``{}`` when it has none)."""
-    from conformance.project import read_project_config
-
-    return read_project_config([path]).tolerances() if Path(path).is_file() else {}
 
 
 def merge_overrides(class_name: str, tag_overrides: dict | None, project: dict | None) -> dict:

@@ -102,3 +102,54 @@ def test_server_stops_when_the_process_that_started_it_exits():
             break
         time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def sleeper_writing_its_pid(path) -> str:
+    return f"import os, time; open({str(path)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+
+def pid_written_to(path, within: float = 60.0) -> int:
+    deadline = time.monotonic() + within
+    while not (path.exists() and path.read_text()):
+        assert time.monotonic() < deadline, "the served process never started"
+        time.sleep(0.05)
+    return int(path.read_text())
+
+
+def ends_within(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_served_process_ends_when_its_client_is_killed(served, tmp_path):
+    client = os.fork()
+    if client == 0:  # a check, waiting on the server without a timeout of its own
+        try:
+            fresh.run_python(sleeper_writing_its_pid(tmp_path / "pid"))
+        finally:
+            os._exit(0)
+    served_pid = pid_written_to(tmp_path / "pid")
+    os.kill(client, 9)
+    os.waitpid(client, 0)
+    assert ends_within(served_pid), "the served process outlived the client that asked for it"
+
+
+def test_server_and_its_forks_end_when_the_process_that_started_it_is_killed(tmp_path):
+    code = ("import os, sys, threading, time; from conformance import fresh; fresh.ensure_server(); "
+            f"threading.Thread(target=fresh.run_python, args=({sleeper_writing_its_pid(tmp_path / 'pid')!r},), "
+            "daemon=True).start(); print(fresh.server_pid(), flush=True); "
+            f"[time.sleep(0.05) for _ in iter(lambda: os.path.exists({str(tmp_path / 'pid')!r}), True)]; "
+            "time.sleep(0.2); os.kill(os.getpid(), 9)")
+    env = {k: v for k, v in os.environ.items() if k != fresh.ADDRESS_VARIABLE}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(env, PYTHONPATH=str(ROOT)), timeout=120)
+    assert done.returncode == -9, done.stderr
+    server, served_pid = int(done.stdout.split()[-1]), pid_written_to(tmp_path / "pid")
+    assert ends_within(server) and ends_within(served_pid)

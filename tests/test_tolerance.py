@@ -10,11 +10,11 @@ from conformance.tolerance import (
     compare_outputs,
     continuous_outputs,
     effective_dtype,
-    load_pyproject_overrides,
     merge_overrides,
     mismatch,
     tolerance_for,
 )
+from conformance.project import load_pyproject_overrides
 from tests.conftest import verdict
 from tests.estimators.determinism_defects import SharedGeneratorClassifier, ThreadBatchRegressor
 

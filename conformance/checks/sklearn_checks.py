@@ -130,27 +130,33 @@ class SklearnCheck:
                           f"with tags_as_meant(type(estimator), {self.tags_kind!r}):", f"    {call}"])
 
 
-@dataclass(frozen=True)
-class GenerationFailure:
-    """Stands for the checks sklearn could not generate: fails with sklearn's reason."""
+@dataclass(frozen=True, kw_only=True)
+class _GenerationEntry:
+    """What the entries standing for sklearn's check generation share: no data, no fit, no device."""
 
-    error: str
-    id: str = "sklearn.check_generation"
     category: str = CATEGORY
     threads: bool = False
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False
-    skip_reason: str | None = None
     input_kinds: tuple = ALL_INPUT_KINDS
-    rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
     @property
     def docs(self) -> str:
-        return docs_url(CATEGORY, "check_generation")
+        return docs_url(CATEGORY, self.id.split(".", 1)[1])
 
     def repro(self, target, settings=None) -> str | None:
-        return None  # the failure carries its own
+        return None  # a failure carries its own
+
+
+@dataclass(frozen=True)
+class GenerationFailure(_GenerationEntry):
+    """Stands for the checks sklearn could not generate: fails with sklearn's reason."""
+
+    error: str
+    id: str = "sklearn.check_generation"
+    skip_reason: str | None = None
+    rule: str = "sklearn must be able to generate its checks from the estimator's tags"
 
     def run(self, context) -> None:
         raise CheckFailure(
@@ -164,30 +170,17 @@ class GenerationFailure:
 
 
 @dataclass(frozen=True)
-class GenerationSkip:
+class GenerationSkip(_GenerationEntry):
     """Stands for the checks sklearn declined to generate (it warned ``SkipTestWarning``): skipped, with why."""
 
     warning: str
     id: str = "sklearn.check_generation_skipped"
-    category: str = CATEGORY
-    threads: bool = False
-    device: bool = False
-    fresh_process: bool = False
-    uses_shared_fit: bool = False
-    input_kinds: tuple = ALL_INPUT_KINDS
     rule: str = "sklearn generates its checks for every estimator whose input it can make"
-
-    @property
-    def docs(self) -> str:
-        return docs_url(CATEGORY, "check_generation_skipped")
 
     @property
     def skip_reason(self) -> str:
         return (f"sklearn generated no checks beyond the API ones for this estimator and warned: {self.warning}. "
                 "The suite's own checks run on data of the estimator's input kind instead")
-
-    def repro(self, target, settings=None) -> str | None:
-        return None
 
     def run(self, context) -> None:
         raise CheckSkipped(self.skip_reason)
