@@ -19,6 +19,8 @@ import torch
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
+from tests.estimators.device_estimators import DeviceTorchRegressor, LeakyPredictRegressor, NondeterministicOpRegressor
+from tests.estimators.persistence_defects import NumpyStateClassifier, RawCudaPickle
 
 HYGIENE = "hygiene.fit_and_predict_leave_global_state"
 FLOATS = (np.float64, np.float32)
@@ -59,7 +61,50 @@ class BatchNormRegressor(TinyTorchRegressor):
         return self
 
 
-TWINS = (BatchNormRegressor,)
+class WeightedFullBatchRegressor(TinyTorchRegressor):
+    """Correct twin taking ``sample_weight``: full-batch training on the weighted mean loss, and
+    weighted statistics for the standardisation of X and y, so integer weights act exactly like
+    repeated rows (up to float rounding)."""
+
+    def __init__(self, hidden=16, lr=0.05, max_epochs=30, batch_size=100_000, random_state=0):
+        super().__init__(hidden=hidden, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+                         random_state=random_state)
+
+    def fit(self, X, y, sample_weight=None):
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        keep = w > 0
+        X, y, w = X[keep], y[keep], w[keep]
+        self.mean_, self.scale_ = self._statistics(X, w)
+        y_mean, y_scale = self._statistics(y[:, None], w)
+        self.y_mean_, self.y_scale_ = float(y_mean[0]), float(y_scale[0])
+        target = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)[:, None]
+        return self._fit_weighted(X, target, torch.as_tensor(w, dtype=torch.float32)[:, None])
+
+    @staticmethod
+    def _statistics(X, w):
+        """The weighted mean and standard deviation of each column (1 where the deviation is 0)."""
+        mean = np.average(X, axis=0, weights=w)
+        std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
+        return mean, np.where(std > 0, std, 1.0)
+
+    def _fit_weighted(self, X, target, weights):
+        self.module_ = self._init_module(X.shape[1], 1)
+        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
+        inputs = self._to_tensor(X)
+        self.module_.train()
+        for _ in range(self.max_epochs):
+            optimizer.zero_grad()
+            loss = (weights * (self.module_(inputs) - target) ** 2).sum() / weights.sum()
+            loss.backward()
+            optimizer.step()
+        self.module_.eval()
+        return self
+
+
+# NumpyStateClassifier (tests/estimators/persistence_defects.py) pickles its network as numpy
+# arrays, so skops can store it: the twin of the skops defect.
+TWINS = (BatchNormRegressor, WeightedFullBatchRegressor, NumpyStateClassifier)
 
 
 # --- coincidences: seeds ---------------------------------------------------------------------
@@ -481,5 +526,110 @@ class LastChunkOffByOne(TinyTorchClassifier):
         return torch.cat(parts).double().numpy()
 
 
+# --- checks no other zoo defect reached: weights, nested names, pipelines, skops -------------
+
+class SampleWeightOnlyInTheLoss(WeightedFullBatchRegressor):
+    """Weights the loss but standardises X and y with unweighted statistics (the scaler fitted
+    without ``sample_weight``, as a ``StandardScaler().fit(X)`` in front of a weighted loss does):
+    weighted rows and repeated rows give two different models."""
+
+    aimed_at = ("inputs.sample_weight_equivalence",)
+
+    @staticmethod
+    def _statistics(X, w):
+        return WeightedFullBatchRegressor._statistics(X, np.ones(len(X)))
+
+
+class ParamsFromInitKwargs(TinyTorchClassifier):
+    """Records its constructor arguments in ``__init__`` (``self._init_kwargs``, "so subclasses
+    can take ``**kwargs``") and answers ``get_params`` from that record: ``set_params`` changes the
+    attribute but ``get_params`` keeps reporting the constructor's value, so ``clone`` and
+    ``GridSearchCV``'s refit undo every ``set_params``."""
+
+    aimed_at = ("params.get_set_params_roundtrip",)
+
+    def __init__(self, hidden=16, lr=0.05, max_epochs=40, batch_size=32, random_state=0):
+        super().__init__(hidden=hidden, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+                         random_state=random_state)
+        self._init_kwargs = dict(hidden=hidden, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+                                 random_state=random_state)
+
+    def get_params(self, deep=True):
+        return dict(self._init_kwargs)
+
+
+class ScoreFromTrainingHistory(TinyTorchRegressor):
+    """Overrides ``score`` to return the last validation loss from the training history ("cheaper
+    than predicting again"): without a validation split there is none, ``score`` returns None,
+    and ``cross_val_score`` raises "scoring must return a number"."""
+
+    aimed_at = ("params.works_in_pipeline_and_cross_val_score",)
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        self.history_ = [{"epoch": self.max_epochs, "valid_loss": None}]
+        return self
+
+    def score(self, X, y, sample_weight=None):
+        return self.history_[-1]["valid_loss"]
+
+
+class Float16SkopsState(NumpyStateClassifier):
+    """Stores its weights as float16 arrays in ``__getstate__`` "to keep the .skops file small": a
+    model loaded with ``skops.io`` (or pickle) predicts differently from the one saved."""
+
+    aimed_at = ("persistence.skops_roundtrip", "persistence.pickle_roundtrip")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "module_state_" in state:
+            state["module_state_"] = {k: v.astype(np.float16) for k, v in state["module_state_"].items()}
+        return state
+
+
+# --- CUDA only: each mistake is invisible where torch sees no GPU (skipped there) --------------
+
+class KeepsOutputsOnDevice(LeakyPredictRegressor):
+    """Keeps every prediction tensor on the device in a "last outputs" history (for a progress
+    callback): CUDA memory grows with every ``predict`` call until the process runs out."""
+
+    needs_cuda = True
+    aimed_at = ("devices.cuda_predict_memory_stable",)
+
+
+class MaxUnpoolOnCuda(NondeterministicOpRegressor):
+    """Sparsifies its hidden layer with ``max_unpool1d``, whose CUDA kernel has no deterministic
+    implementation: with ``torch.use_deterministic_algorithms(True)`` a CUDA fit raises instead
+    of repeating bitwise."""
+
+    needs_cuda = True
+    aimed_at = ("devices.cuda_deterministic_fits_bitwise",)
+
+
+class HalfPrecisionOnCuda(DeviceTorchRegressor):
+    """Predicts under ``torch.autocast`` in float16 whenever the module is on CUDA ("free speed on
+    GPUs"): the same fitted model predicts differently once moved to CUDA, by far more than float32
+    rounding."""
+
+    needs_cuda = True
+    aimed_at = ("devices.cuda_roundtrip_predicts_same",)
+
+    def _forward(self, X):
+        if self._device().type != "cuda":
+            return super()._forward(X)
+        with torch.autocast("cuda", dtype=torch.float16):
+            return super()._forward(X)
+
+
+class PicklesCudaTensors(RawCudaPickle):
+    """Pickles the network where it lives, CUDA tensors included (no ``map_location``, no move
+    to the CPU in ``__getstate__``): the pickle cannot be loaded on a machine without a GPU."""
+
+    needs_cuda = True
+    aimed_at = ("persistence.cuda_pickle_loads_without_cuda",)
+
+
 DEFECTS = tuple(obj for obj in list(vars().values())
                 if isinstance(obj, type) and hasattr(obj, "aimed_at") and obj.__doc__)
+# What the zoo imports (``from tests.estimators.detection_defects import *``): the twin and the defects.
+__all__ = [cls.__name__ for cls in (*TWINS, *DEFECTS)]

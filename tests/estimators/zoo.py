@@ -31,6 +31,10 @@ from tests.estimators.hygiene_defects import (  # noqa: F401
     LeavesChildProcessRunning, LeavesThreadRunning, LowersMatmulPrecision, SetsDefaultDevice, SetsEnvironment,
     SetsEnvironmentInPredict, SetsPrintOptions, SetsRootLogLevel, SilencesNumpy, SilencesNumpyInPartialFit,
 )
+# Issue 12's classes (coincidences, degenerate data, layouts in both float dtypes, batch boundaries,
+# models that learn nothing) join the zoo, with their twin BatchNormRegressor.
+from tests.estimators.detection_defects import *  # noqa: F401,F403
+from tests.estimators.detection_defects import TWINS as DETECTION_TWINS
 
 HYGIENE = "hygiene.fit_and_predict_leave_global_state"
 
@@ -104,6 +108,7 @@ class DeviceClassifier(TinyTorchClassifier):
 
 
 TWINS = (TinyTorchClassifier, TinyTorchRegressor, ActivationRegressor, ScalerClassifier, DeviceClassifier)
+TWINS += DETECTION_TWINS
 
 
 # --- params: __init__, defaults, set_params, clone ---------------------------------------------
