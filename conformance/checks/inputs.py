@@ -1066,12 +1066,11 @@ def degenerate_data(ctx):
                                                                                 else (X.build(), y))), note):
             return
         for method in inference_methods(estimator):
-            script.add(f"out = estimator.{method}(X)")
             out = [None]
 
             def call(method=method):
                 out[0] = getattr(estimator, method)(X.build())
-            if not _answers_or_refuses(script, f"estimator.{method}(X)", call, note):
+            if not _answers_or_refuses(script, f"out = estimator.{method}(X)", call, note):
                 continue
             problems = contract_problems(ctx, estimator, method, out[0], X.shape[0], y, X.dtype)
             if problems:
@@ -1103,17 +1102,18 @@ def _degenerate_examples(ctx, x_kinds, positive) -> list:
 
 
 def _answers_or_refuses(script, code: str, call, note: str) -> bool:
-    """Run ``call``: True when it returned, False when it refused with a ValueError of the estimator's own.
+    """Add ``code`` to ``script`` and run ``call`` (that code): True when it returned, False when
+    it refused with a ValueError of the estimator's own.
 
     Any other exception is a :class:`Violation` naming where it came from; the script's last
     line (``code``) raises it when pasted.
     """
+    script.add(code)
     try:
         call()
     except Exception as exc:  # noqa: BLE001 - the kind of exception is the verdict
         if is_clear_refusal(exc):
             return False
-        script.add(code)
         why = leaked_error(exc) or "refuse degenerate data with a ValueError naming the problem, or handle it"
         raise Violation(f"{code.split('(')[0].split('.')[-1]} on degenerate data ({note}) raised "
                         f"{type(exc).__name__}: {first_line(exc)!r}: {why}",
