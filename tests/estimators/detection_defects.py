@@ -16,7 +16,7 @@ import random
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
 from tests.estimators.device_estimators import DeviceTorchRegressor, LeakyPredictRegressor, NondeterministicOpRegressor
@@ -72,7 +72,9 @@ class WeightedFullBatchRegressor(TinyTorchRegressor):
 
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not w.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is no row to fit")
         keep = w > 0
         X, y, w = X[keep], y[keep], w[keep]
         self.mean_, self.scale_ = self._statistics(X, w)
