@@ -75,6 +75,8 @@ class EstimatorTraits:
     def fit_with(self) -> str:
         """How the checks fit in this configuration: ``fit``, ``sample_weight`` or ``partial_fit``."""
         return self.configuration.fit_with if self.configuration is not None else "fit"
+    # Parameters setting a number of rows per batch (any name containing "batch_size"), in order.
+    batch_size_params: tuple = ()
 
     @property
     def is_classifier(self) -> bool:
@@ -196,7 +198,14 @@ def estimator_traits(estimator) -> EstimatorTraits:
         params=dict(params),
         declared_configurations=_declared_configurations(estimator, tags["configurations"]),
         derive_configurations=tags["derive_configurations"],
+        batch_size_params=batch_size_params(params),
     )
+
+
+def batch_size_params(params: dict) -> tuple:
+    """The names among ``params`` that hold a positive int and contain ``batch_size``."""
+    return tuple(name for name, value in params.items() if "batch_size" in name.lower()
+                 and isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def input_kind_from_tags(estimator, sk_tags) -> str:

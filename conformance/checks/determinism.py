@@ -29,6 +29,11 @@ from conformance.repro import params_text
 from conformance.tolerance import compare_outputs, continuous_outputs
 
 OTHER_GLOBAL_SEED = 12345
+# global_rng_untouched fits with this seed from global RNGs seeded with CALLER_SEED: neither is 0
+# and they differ, so an estimator that reseeds a global RNG with its random_state (or with 0)
+# moves it (docs/writing-checks.md, "Coincidences").
+UNTOUCHED_RANDOM_STATE = 7
+CALLER_SEED = 31337
 MAX_THREADS = 4
 # How each global RNG is read, for a reproduction asserting it unchanged.
 RNG_READERS = {"numpy.random (legacy global)": "np.random.get_state()", "random": "random.getstate()",
@@ -112,25 +117,27 @@ def global_rng_untouched(ctx):
     A library that reseeds or draws from the caller's RNGs silently changes everything the
     caller does next (their data split, their dropout). Note that building an ``nn.Linear`` draws
     from torch's global RNG: build modules under ``torch.random.fork_rng`` or seed them locally.
+    The caller's seed and ``random_state`` differ and neither is 0, so reseeding with either is seen.
     """
     data = ctx.data()
-    params = seed_params(ctx, 0)
+    params = seed_params(ctx, UNTOUCHED_RANDOM_STATE)
     estimator = ctx.new(**params)
     if ctx.traits.torch:
         _prepare_torch_rngs(ctx, estimator)
-    seed_global_rngs(0, ctx.traits.torch)
+    seed_global_rngs(CALLER_SEED, ctx.traits.torch)
     before = GlobalState.capture()
     ctx.fit(estimator, data)
     changed = before.rng_changes(GlobalState.capture())
     if changed:
         reads = [RNG_READERS[name] for name in changed if name in RNG_READERS]
         ctx.fail(f"fit with {params_text(params)} changed the global RNG state of: {', '.join(changed)}",
-                 observed="changed: " + ", ".join(changed), expected="every global RNG state unchanged",
+                 observed="changed: " + ", ".join(changed),
+                 expected=f"every global RNG state unchanged (the caller had seeded them with {CALLER_SEED})",
                  repro=ctx.repro("import pickle, random", "import numpy as np, torch",
                                  f"estimator.set_params({params_text(params)})",
-                                 "from conformance.testing import seed_global_rngs", "seed_global_rngs(0)",
+                                 "from conformance.testing import seed_global_rngs", f"seed_global_rngs({CALLER_SEED})",
                                  *(f"before_{i} = pickle.dumps({read})" for i, read in enumerate(reads)),
-                                 "estimator.fit(X, y)",
+                                 f"estimator.fit({'X, y' if data.y is not None else 'X'})",
                                  *(f"assert pickle.dumps({read}) == before_{i}, 'fit changed {read}'"
                                    for i, read in enumerate(reads))))
 

@@ -18,6 +18,7 @@ import zlib
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
+from conformance.checks._support.refusals import raised_inside_torch
 from conformance.checks._support.seeding import seed_global_rngs
 from conformance.errors import CheckError, CheckFailure
 
@@ -82,12 +83,12 @@ def hypothesis_seed(ctx) -> tuple[object, str]:
                    f"replay with --hypothesis-seed={value})")
 
 
-def search(ctx, strategy, prop, *, examples=()) -> None:
+def search(ctx, strategy, prop, *, examples=(), max_examples: int | None = None) -> None:
     """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
 
     ``prop`` raises :class:`Violation` when the rule is broken; any other exception is the
     estimator raising on valid input, also reported with the minimal input. ``examples`` are
-    run first, on every profile.
+    run first, on every profile; ``max_examples`` (default: the profile's) drawn values follow.
     """
     seed_value, seed_text = hypothesis_seed(ctx)
     seen: dict[bytes, tuple] = {}
@@ -120,7 +121,9 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
         seen[key] = last[0] = (None, script.code())
 
     derandomize = bool(ctx.budget.derandomize)
-    drawn = ctx.budget.max_examples if ctx.traits.configuration is None else ctx.budget.variant_examples
+    drawn = max_examples or ctx.budget.max_examples
+    if ctx.traits.configuration is not None:  # a configuration re-checks the rule on the first draws
+        drawn = min(drawn, ctx.budget.variant_examples)
     options = dict(max_examples=drawn, derandomize=derandomize,
                    deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
@@ -152,6 +155,9 @@ def _report(ctx, exc, lines, seed_text) -> None:
     if isinstance(exc, Violation):
         ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
     text = (str(exc).strip().splitlines() or [""])[0]
+    if raised_inside_torch(exc):
+        text += (" (torch's own error reached the caller: convert the input with sklearn's validate_data, "
+                 "or copy it with torch.tensor, before it reaches torch)")
     expected = "the call succeeds"
     if ctx.traits.input_width is None and ctx.traits.input_kind == "tabular":
         expected += (" (an estimator that only takes a fixed number of features declares it: "
