@@ -33,6 +33,10 @@ EXPECTED_SKIPS = {
     "determinism.thread_count_agrees": QUICK,
     "persistence.cuda_pickle_loads_without_cuda": "",  # no CUDA here, or no device parameter
     "inputs.float64_precision": "states a rule about numeric 2-D input",
+    # Degenerate tables and unstandardised columns are numeric; text data has its own degeneracies
+    # (empty, duplicated, very long documents) in every text check's data.
+    "inputs.degenerate_data": "states a rule about numeric 2-D input",
+    "inputs.learns_unstandardised_data": "states a rule about numeric 2-D input",
     # A pipeline's parameters are nested (logisticregression__C): the suite finds none to vary.
     "params.grid_search_parallel": "no numeric or boolean parameter to search over",
     "params.set_params_acts_like_constructor": "no numeric or boolean parameter changes the fitted result",
@@ -61,7 +65,9 @@ def assert_passes_and_really_ran(results, label: str) -> None:
     assert not failed, f"the correct text estimator {label} failed:\n" + "\n".join(failed)
     unexpected = proven_checks_not_passed(results)
     assert not unexpected, f"checks that should have run on {label} did not pass:\n" + "\n".join(unexpected)
-    proven = [r for r in results if r["check"].split(".", 1)[0] in PROVEN]
+    # Not vacuous: of the checks that can apply to text (numeric-only rules left out), most passed.
+    proven = [r for r in results if r["check"].split(".", 1)[0] in PROVEN
+              and "states a rule about numeric 2-D input" not in (r["message"] or "")]
     passed = [r for r in proven if r["status"] == "passed"]
     assert len(passed) >= 0.75 * len(proven) and len(passed) >= 18, (
         f"only {len(passed)} of {len(proven)} inputs/params/persistence/determinism checks passed on {label}")

@@ -1032,7 +1032,13 @@ def degenerate_target(ctx, kind: str, y):
     return y
 
 
-@register("inputs.degenerate_data", applies_to=SUPERVISED, input_kinds=("tabular",))
+def _torch_backed(traits) -> bool:
+    return "torch" in traits.kinds
+
+
+# Torch-backed only: sklearn's own estimators define the contract, and some of them refuse
+# degenerate data in their own documented way (PCA's score_samples on a singular covariance).
+@register("inputs.degenerate_data", applies_to=SUPERVISED, input_kinds=("tabular",), requires=_torch_backed)
 def degenerate_data(ctx):
     """fit and every inference method, given degenerate but valid data, return finite outputs of the right shape or refuse it with a ValueError of their own (never NaN or inf, never torch's or numpy.linalg's error).
 
