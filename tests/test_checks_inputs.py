@@ -49,7 +49,7 @@ def test_inputs_checks_pass_or_skip_sklearn_estimators(estimator):
     assert not bad
     # Not for them: torch-only rules, and batch boundaries (no batch-size parameter).
     torch_only = {"inputs.float64_precision", "inputs.sample_weight_equivalence", "inputs.batch_boundaries",
-                  "inputs.learns_unstandardised_data"}
+                  "inputs.learns_unstandardised_data", "inputs.degenerate_data"}
     assert {r.check for r in report.results} >= set(INPUT_CHECKS) - torch_only
 
 
