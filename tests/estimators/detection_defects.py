@@ -40,26 +40,6 @@ class BatchNormRegressor(TinyTorchRegressor):
     def _usable(self, rows) -> bool:
         return len(rows) > 1
 
-    def _fit_module(self, X, target, n_out, loss_fn):
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-        generator = torch.Generator().manual_seed(self._seed())
-        self.module_ = self._init_module(X.shape[1], n_out)
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-        inputs = self._to_tensor(X)
-        self.module_.train()
-        for _ in range(self.max_epochs):
-            order = torch.randperm(len(inputs), generator=generator)
-            for start in range(0, len(inputs), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                if not self._usable(rows):
-                    continue
-                optimizer.zero_grad()
-                loss_fn(self.module_(inputs[rows]), target[rows]).backward()
-                optimizer.step()
-        self.module_.eval()
-        return self
-
 
 class WeightedFullBatchRegressor(TinyTorchRegressor):
     """Correct twin taking ``sample_weight``: full-batch training on the weighted mean loss, and
