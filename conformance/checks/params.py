@@ -619,3 +619,61 @@ def _raised_where(exc: BaseException) -> str:
             path = path.split(marker, 1)[1]
             return f"raised inside {path.split('/', 1)[0]}, at {path}:{frame.lineno}"
     return f"raised at {path}:{frame.lineno}"
+
+
+# --- early stopping -------------------------------------------------------------------------
+
+# How estimators name the epochs early stopping waits for an improvement, and their epoch limit.
+PATIENCE_PARAMS = ("n_iter_no_change", "patience")
+EPOCH_LIMIT_PARAMS = ("max_iter", "max_epochs", "epochs", "n_epochs")
+
+
+def _whole_number(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _patience(params: dict):
+    """``(name, value)`` of the patience parameter in ``params``, or None."""
+    return next(((name, int(params[name])) for name in PATIENCE_PARAMS if _whole_number(params.get(name))), None)
+
+
+def _stops_early(traits) -> bool:
+    return traits.params.get("early_stopping") is True and _patience(traits.params) is not None
+
+
+@register("params.early_stopping_waits_for_patience", applies_to=("any",), requires=_stops_early)
+def early_stopping_waits_for_patience(ctx):
+    """With ``early_stopping=True``, ``fit`` trains more epochs (``n_iter_``) than its patience (``n_iter_no_change``) unless its epoch limit comes first: the first epoch always improves on none at all, so a stop after exactly the patience means no epoch ever counted as an improvement.
+
+    An inverted comparison (``>=`` for ``<``), a best loss that starts at 0 instead of infinity,
+    or a counter never reset on an improvement all stop training after ``n_iter_no_change``
+    epochs whatever the validation loss does, and keep those weights. On easy data the model
+    still predicts well enough that no other rule notices; with real data it is undertrained,
+    and ``max_iter`` no longer matters. sklearn's ``MLPClassifier`` and ``SGDClassifier`` count
+    epochs in ``n_iter_``; an estimator without that attribute is skipped. A short fit fails only
+    when the same fit with ``early_stopping=False`` runs longer: a solver that converged, or one
+    that ignores early stopping (``solver="lbfgs"``), is not early stopping's doing.
+    """
+    estimator, data = ctx.fitted()
+    n_iter = getattr(estimator, "n_iter_", None)
+    if not _whole_number(n_iter):
+        ctx.skip("the fitted estimator has no integer n_iter_ counting its epochs")
+    name, patience = _patience(ctx.traits.params)
+    limit = next((int(ctx.traits.params[p]) for p in EPOCH_LIMIT_PARAMS if _whole_number(ctx.traits.params.get(p))),
+                 None)
+    if limit is not None and limit <= patience + 1:
+        ctx.skip(f"its epoch limit ({limit}) comes before {name}={patience} can end training")
+    if n_iter > patience or (limit is not None and n_iter >= limit):
+        return f"n_iter_={int(n_iter)} after fit, with {name}={patience}"
+    without = ctx.new(early_stopping=False)
+    ctx.fit(without, data)
+    n_without = getattr(without, "n_iter_", None)
+    if not _whole_number(n_without) or n_without <= n_iter:  # it converged: early stopping did not end it
+        return f"n_iter_={int(n_iter)} after fit, with {name}={patience}, and no more with early_stopping=False"
+    ctx.fail(f"with early_stopping=True, fit stopped after {int(n_iter)} epochs, {name}={patience} (with "
+             f"early_stopping=False: {int(n_without)}): the first epoch always improves on no epoch at all, so "
+             f"early stopping cannot end training before epoch {patience + 1}; does an epoch ever count as an "
+             "improvement (the comparison with the best loss, the best loss's starting value, the counter's reset)?",
+             observed=f"n_iter_={int(n_iter)}", expected=f"n_iter_ > {patience}",
+             repro=ctx.repro("estimator.fit(X, y)",
+                             f"assert estimator.n_iter_ > {patience}, f'stopped after {{estimator.n_iter_}} epochs'"))

@@ -96,6 +96,7 @@ class EarlyStoppingClassifier(_StagedClassifier):
         if not self.early_stopping:
             self._start(X, len(self.classes_))
             self._train(X, target, self.max_epochs)
+            self.n_iter_ = self.epochs_
             return self
         order = self._split_order(len(X))
         n_valid = max(1, int(round(self.validation_fraction * len(X))))
@@ -106,7 +107,7 @@ class EarlyStoppingClassifier(_StagedClassifier):
             self._train(X[train], target[train], 1)
             with torch.inference_mode():
                 loss = float(torch.nn.functional.cross_entropy(self.module_(self._to_tensor(X[valid])), target[valid]))
-            if loss < self.best_loss_:
+            if self._improved(loss):
                 self.best_loss_, stale, best = loss, 0, copy.deepcopy(self.module_.state_dict())
             else:
                 stale += 1
@@ -114,7 +115,12 @@ class EarlyStoppingClassifier(_StagedClassifier):
                 break
         if best is not None:  # None only when every validation loss was NaN
             self.module_.load_state_dict(best)
+        self.n_iter_ = self.epochs_  # epochs run, as sklearn's MLPClassifier counts them
         return self
+
+    def _improved(self, loss: float) -> bool:
+        """Whether an epoch's validation loss improves on the best so far (the first always does)."""
+        return loss < self.best_loss_
 
     def _split_order(self, n: int) -> np.ndarray:
         """The rows in a random order drawn from ``random_state``: the first ones are held out."""
@@ -129,6 +135,16 @@ class EarlyStoppingGlobalSplit(EarlyStoppingClassifier):
 
     def _split_order(self, n: int) -> np.ndarray:
         return np.random.permutation(n)
+
+
+class EarlyStoppingNeverImproves(EarlyStoppingClassifier):
+    """Counts an epoch as an improvement when its validation loss is *not* below the best so far (``>=`` for ``<``): against the initial infinity no epoch ever improves, so with ``early_stopping=True`` training stops after ``n_iter_no_change`` epochs, whatever the loss did, and keeps those weights."""
+
+    aimed_at = ("params.early_stopping_waits_for_patience",)
+    hidden_behind = "early_stopping=True"
+
+    def _improved(self, loss: float) -> bool:
+        return loss >= self.best_loss_
 
 
 # --- a choice of loss, with sample weights --------------------------------------------------
@@ -371,6 +387,6 @@ class NormTableMissesBatch(NormClassifier):
 
 
 TWINS = (EarlyStoppingClassifier, LossChoiceRegressor, WarmStartClassifier, IncrementalClassifier, NormClassifier)
-DEFECTS = (EarlyStoppingGlobalSplit, HuberIgnoresWeights, WarmStartRebuildsOptimizer, WarmStartIgnored,
+DEFECTS = (EarlyStoppingGlobalSplit, EarlyStoppingNeverImproves, HuberIgnoresWeights, WarmStartRebuildsOptimizer, WarmStartIgnored,
            PickleDropsOptimizer, PartialFitForgets, LayerNormWrongWidth, NormTableMissesBatch)
 
