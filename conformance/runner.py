@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import pickle
 import sys
+import time
 
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
+from conformance.hangs import Hang, check_budget, locate_call, refusing_known_hangs
 from conformance.judge import judge, process_failure, skipped
 from conformance.plan import Case, skip_reason
 from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
@@ -38,10 +40,11 @@ def run_check(target: Target, entry, settings: Settings) -> Result:
 class PendingCheck:
     """A case started by :func:`start_case`: running in a forked child, or already decided."""
 
-    def __init__(self, entry, child: ChildRun | None = None, result: Result | None = None):
+    def __init__(self, entry, child: ChildRun | None = None, result: Result | None = None, target=None):
         self.entry = entry
         self.child = child
         self._result = result
+        self.target = target
 
     @property
     def done(self) -> bool:
@@ -53,8 +56,16 @@ class PendingCheck:
             if isinstance(outcome, Result):
                 self._result = outcome
             else:
+                record_hang(self.target, self.entry.id, outcome)
                 self._result = process_failure(self.entry, outcome, getattr(outcome, "duration_s", 0.0))
         return self._result
+
+
+def record_hang(target: Target | None, where: str, outcome) -> None:
+    """Remember the call a timed-out child was making, so the same call is not waited on again."""
+    call = getattr(outcome, "location", None)
+    if target is not None and getattr(outcome, "timed_out", False) and call is not None:
+        target.history.record_hang(Hang(call, where, outcome.limit_s))
 
 
 def start_case(case) -> PendingCheck:
@@ -73,9 +84,19 @@ def start_case(case) -> PendingCheck:
         prime_shared_fit(target, settings)
     # CUDA reserves far more address space than it uses, so device checks run uncapped.
     memory = None if entry.device or _may_use_cuda(target) else settings.memory_limit_bytes
-    child = ChildRun(lambda: judge(target, entry, settings), settings.timeout_s,
-                     pin=not entry.threads, memory_limit=memory)
-    return PendingCheck(entry, child=child)
+    budget = check_budget(target.history, settings, entry)
+    child = ChildRun(lambda: judge_refusing_known_hangs(target, entry, settings), budget.seconds,
+                     pin=not entry.threads, memory_limit=memory, locate=locate_call(type(target.estimator)),
+                     timeout_note=f"this check's budget: {budget.why}")
+    return PendingCheck(entry, child=child, target=target)
+
+
+def judge_refusing_known_hangs(target: Target, entry, settings: Settings) -> Result:
+    """:func:`judge`, with the calls already seen to hang on ``target`` failing at once."""
+    if not target.history.hangs:
+        return judge(target, entry, settings)
+    with refusing_known_hangs(type(target.estimator), target.history):
+        return judge(target, entry, settings)
 
 
 def _run_in_process(target: Target, entry, settings: Settings) -> Result:
@@ -141,17 +162,23 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
 
     def fit_and_pickle():
         context = CheckContext(target, settings, "shared-fit")
+        start = time.perf_counter()
         estimator, _ = context.fitted()
-        return pickle.dumps(estimator)
+        return time.perf_counter() - start, pickle.dumps(estimator)
 
     if in_child:
         memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
-        payload = run_in_child(fit_and_pickle, settings.timeout_s, pin=True, memory_limit=memory)
+        outcome = run_in_child(fit_and_pickle, settings.timeout_s, pin=True, memory_limit=memory,
+                               locate=locate_call(type(target.estimator)))
+        record_hang(target, "the shared fit", outcome)
     else:
         try:
-            payload = fit_and_pickle()
+            outcome = fit_and_pickle()
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: BLE001 - see the docstring; SystemExit included
-            payload = None
-    target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None
+            outcome = None
+    fitted = isinstance(outcome, tuple)
+    target.fit_cache[settings.budget] = outcome[1] if fitted else None
+    if fitted or getattr(outcome, "timed_out", False):  # a fit that failed fast says nothing of its time
+        target.history.shared_fit_s[settings.budget] = outcome[0] if fitted else None

@@ -29,7 +29,14 @@ class Target:
     spec: str | None = None  # "pkg.mod:attr" as given by the user, when there was one
     index: int | None = None  # position in the list a callable returned
     fit_cache: dict = field(default_factory=dict, repr=False)
+    history: object = field(default=None, repr=False)  # what the run learned of it (conformance.hangs.History)
     _traits: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.history is None:
+            from conformance.hangs import History
+
+            self.history = History()
 
     @property
     def traits(self):
