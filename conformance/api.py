@@ -35,7 +35,8 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     them. ``checks`` keeps only ids matching one of its glob patterns (``"persistence.*"``); a
     pattern matching nothing is a ``ValueError``. ``baseline`` is ``{check_id: reason}`` of known
     failures, reported ``xfailed``. ``jobs`` runs that many checks at once (``"auto"``: one per
-    CPU; needs fork isolation). ``devices`` selects the device checks' devices (``"cpu,cuda"``).
+    CPU; needs forked processes). ``isolation`` is ``"worker"`` (long-lived forked workers, the
+    default on Linux), ``"fork-each"`` (a forked child per check) or ``"none"``. ``devices`` selects the device checks' devices (``"cpu,cuda"``).
 
     Checks run in children forked from this process. Once this process has run torch on several
     threads, a child whose estimator raises torch's thread count can hang until its timeout
@@ -43,9 +44,12 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     from the command line, whose process never runs torch on more than one thread.
     """
     from conformance.parallel import ParallelRunner
+    from conformance import workers
 
     session = _session(estimator, checks=checks, profile=profile, baseline=baseline, isolation=isolation,
                        timeout_s=timeout_s, jobs=jobs, devices=devices)
+    if session.settings.uses_workers:
+        workers.open_pool(session.cases)
     runner = ParallelRunner(session.cases, session.settings.jobs)
     report = Report(devices=list(session.settings.devices or ["cpu"]))
     rows: dict[str, EstimatorReport] = {}
@@ -58,6 +62,7 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
             row.results.append(with_baseline(runner.result(case), session.baseline_reason(case)))
     finally:
         runner.close()
+        workers.close_pool()
     return report
 
 

@@ -8,7 +8,7 @@ Two things the run learns about each target, kept on its :class:`History`:
 - which estimator call hung. When a check times out, its process is asked where it is
   (:func:`locate_call`, run in the child by :mod:`conformance.processes`): the outermost call
   of one of the estimator's methods, and the shape of its input. Later checks that make the same
-  call (the same method, on at least as many rows) fail at once, citing the first timeout
+  call (the same method on input of the same shape) fail at once, citing the first timeout
   (:func:`refusing_known_hangs`), instead of costing a timeout each; and since the estimator is
   now known to hang, the floors drop (``HUNG_FLOOR_S``), so a hang on other data costs less.
 """
@@ -46,10 +46,12 @@ class Call:
         return f"{self.method} on input of shape ({', '.join(str(n) for n in self.shape)})"
 
     def covers(self, other: "Call") -> bool:
-        """Whether ``other`` is expected to hang too: the same method, on at least as many rows."""
-        if self.method != other.method or not self.shape or not other.shape:
-            return False
-        return other.shape[0] >= self.shape[0]
+        """Whether ``other`` is expected to hang too: the same method on input of the same shape.
+
+        Not "at least as many rows": an estimator that loops forever on one row (a batch size
+        of ``n // 10``) fits larger data fine, and refusing those fits would fail good checks.
+        """
+        return self.shape is not None and self == other
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,7 @@ class KnownHang(BaseException):
         self.hang = hang
 
     def __str__(self) -> str:
-        same = "the same call" if self.call == self.hang.call else f"a call at least as large: {self.call.describe()}"
-        return (f"not run: {self.hang.describe()} earlier in this run, and this check makes {same}; "
+        return (f"not run: {self.hang.describe()} earlier in this run, and this check makes the same call; "
                 "it was failed at once rather than spending another timeout on it (if the call only needs "
                 "longer, raise --conformance-timeout)")
 
@@ -110,10 +111,11 @@ def check_budget(history: History, settings, entry) -> Budget:
         floor = HUNG_SLOW_FLOOR_S if slow else HUNG_FLOOR_S
     else:
         floor = SLOW_FLOOR_S if slow else FLOOR_S
-    known = settings.budget in history.shared_fit_s
-    fit_s = history.shared_fit_s.get(settings.budget)
-    if fit_s is None:  # not timed (no shared fit), or it hung: nothing to scale, the floor
-        derived, base = floor, f"the floor, {floor:g} s" + (" (the shared fit timed out)" if known else "")
+    if settings.budget not in history.shared_fit_s:  # not timed (its fit raised): nothing to go on
+        return Budget(cap, f"--conformance-timeout {cap:g} s (the shared fit was not timed)")
+    fit_s = history.shared_fit_s[settings.budget]
+    if fit_s is None:  # the shared fit hung: the estimator is known to hang, the floor
+        derived, base = floor, f"the floor, {floor:g} s, since the shared fit timed out"
     else:
         factor = BUDGET_FACTOR * max(1.0, settings.budget.max_examples / EXAMPLES_PER_FACTOR)
         derived = max(floor, factor * fit_s)

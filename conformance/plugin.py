@@ -40,7 +40,8 @@ def pytest_addoption(parser):
     group.addoption("--conformance-memory-limit", type=float, default=None, metavar="MB",
                     help="address-space cap per check process; past it the check fails (default: half of RAM, 0: none)")
     group.addoption("--conformance-isolation", default="auto", metavar="MODE",
-                    help="fork: each check in a child process (default on Linux); none: in-process")
+                    help="worker: checks in long-lived forked workers that survive crashes (default on Linux); "
+                         "fork-each: a forked child per check; none: in-process")
     group.addoption("--conformance-jobs", default="1", metavar="N",
                     help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
     group.addoption("--conformance-target-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -213,6 +214,10 @@ def pytest_collection_finish(session):
         from conformance.fresh import ensure_server
 
         ensure_server()
+    if state.settings.uses_workers and suite_cases:
+        from conformance.workers import open_pool
+
+        open_pool(suite_cases)
     if state.settings.jobs > 1 and suite_cases:
         from conformance.parallel import ParallelRunner
 
@@ -235,6 +240,10 @@ def pytest_sessionfinish(session):
     pool = session.config.stash.get(POOL_KEY, None)
     if pool is not None:
         pool.close()
+    if session.config.stash.get(STATE_KEY, None) is not None:
+        from conformance.workers import close_pool
+
+        close_pool()
 
 
 def _suite_requested(config) -> bool:

@@ -42,6 +42,7 @@ class ChildFailure(str):
     timed_out = False
     location = None
     limit_s = None  # the time limit the child ran under
+    output_tail = ""  # the end of what the child printed
 
 
 class Located:
@@ -114,7 +115,7 @@ class ChildRun:
             os.close(self.read_fd)
             _child_main(func, write_fd, self.output, pin, memory_limit, parent, locate)
         os.close(write_fd)
-        _own_group(self.pid)
+        own_group(self.pid)
         _RUNNING[self.pid] = self
         lifetime.watch_group(self.pid)
 
@@ -168,17 +169,28 @@ class ChildRun:
                 return value  # a result, even one that arrived while the child was asked where it was
         timed_out = killed_late or self.asked_where
         if timed_out:
-            failure = ChildFailure(f"timed out after {self.timeout_s:g} s ({self.timeout_note}); "
-                                   "the process was killed and the run goes on")
+            failure = timeout_text(self.timeout_s, self.timeout_note)
         else:
-            failure = value if value is not None else ChildFailure(_describe_exit(status))
-        tail = self.output_tail = _output_tail(self.output)
-        if tail:
-            failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
-        failure.duration_s = time.perf_counter() - self.start
-        failure.timed_out, failure.location, failure.limit_s = timed_out, location, self.timeout_s
+            failure = value if value is not None else describe_exit(status)
         self.timed_out = timed_out
+        failure = child_failure(failure, self.output, self.start, timed_out, location, self.timeout_s)
+        self.output_tail = failure.output_tail
         return failure
+
+
+def timeout_text(timeout_s: float, note: str) -> str:
+    return f"timed out after {timeout_s:g} s ({note}); the process was killed and the run goes on"
+
+
+def child_failure(text: str, output, start: float, timed_out: bool = False, location=None,
+                  limit_s: float | None = None) -> ChildFailure:
+    """A :class:`ChildFailure` of ``text``, then the end of what the process printed to ``output``."""
+    tail = _output_tail(output)
+    failure = ChildFailure(text + "\n  last output of the check:\n" + tail if tail else text)
+    failure.duration_s = time.perf_counter() - start
+    failure.timed_out, failure.location, failure.limit_s = timed_out, location, limit_s
+    failure.output_tail = tail
+    return failure
 
 
 def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
@@ -201,7 +213,7 @@ def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
                 child.expire()
 
 
-def _own_group(pid: int) -> None:
+def own_group(pid: int) -> None:
     """Put the child ``pid`` in a group of its own (it does so too: whichever runs first wins)."""
     try:
         os.setpgid(pid, pid)
@@ -209,24 +221,29 @@ def _own_group(pid: int) -> None:
         pass
 
 
+def become_contained_child(parent: int, output, memory_limit: int | None, pin: bool) -> None:
+    """Set up a process just forked from the suite's to run checks: its group, cap, output and threads."""
+    lifetime.in_forked_child(parent)
+    _RUNNING.clear()  # the parent's children are not this one's to kill
+    os.setpgid(0, 0)  # so a timeout can kill what the check started too
+    if memory_limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    os.dup2(output.fileno(), 1)
+    os.dup2(output.fileno(), 2)
+    sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
+    faulthandler.enable(file=sys.stderr)
+    if pin:
+        pin_threads()
+
+
 def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None, parent: int,
                 locate=None) -> None:
     code = 0
     answered = []  # set once the result (or the location) is being written: never both
     try:
-        lifetime.in_forked_child(parent)
-        _RUNNING.clear()  # the parent's children are not this one's to kill
-        os.setpgid(0, 0)  # so a timeout can kill what the check started too
-        if memory_limit:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        os.dup2(output.fileno(), 1)
-        os.dup2(output.fileno(), 2)
-        sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
-        faulthandler.enable(file=sys.stderr)
-        if pin:
-            pin_threads()
+        become_contained_child(parent, output, memory_limit, pin)
         if locate is not None:
             _answer_where(locate, write_fd, answered)
         value = func()
@@ -269,7 +286,7 @@ def kill_group(pid: int) -> None:
             pass
 
 
-def _describe_exit(status: int) -> str:
+def describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)

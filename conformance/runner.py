@@ -1,10 +1,14 @@
 """Run one planned case and get its :class:`~conformance.result.Result`, whatever the estimator does.
 
-The suite must survive the estimators it tests: by default (on Linux) each check runs in a
-forked child (:mod:`conformance.processes`) that inherits the imported modules and the shared
-fit, runs the check with torch pinned to one thread (:mod:`conformance.judge` decides the
-verdict there) and sends back its result. Where fork is unavailable the check runs in-process,
-and global state is restored afterwards. A case the plan skipped costs no process at all.
+The suite must survive the estimators it tests. By default (on Linux), during a run, checks go
+to long-lived workers forked from the suite's process (:mod:`conformance.workers`); with
+``fork-each``, outside a run, and for the checks that need a process of their own (threads,
+CUDA, fresh interpreters), each check runs in a forked child (:mod:`conformance.processes`).
+Either way the process inherits the imported modules and the shared fit, runs the check with
+torch pinned to one thread (:mod:`conformance.judge` decides the verdict there) and sends back
+its result, within a time limit derived from the shared fit (:mod:`conformance.hangs`). Where
+fork is unavailable the check runs in-process, and global state is restored afterwards. A case
+the plan skipped costs no process at all.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_u
 from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
+from conformance.workers import active_pool, suits_a_worker
 
 
 def run_case(case) -> Result:
@@ -80,14 +85,18 @@ def start_case(case) -> PendingCheck:
     if not settings.forks:
         return PendingCheck(entry, result=_run_in_process(target, entry, settings))
     warm_up_torch()
-    if entry.uses_shared_fit:
-        prime_shared_fit(target, settings)
+    prime_shared_fit(target, settings)  # for the checks that read it, and timed: every check's budget
     # CUDA reserves far more address space than it uses, so device checks run uncapped.
     memory = None if entry.device or _may_use_cuda(target) else settings.memory_limit_bytes
     budget = check_budget(target.history, settings, entry)
+    note = f"this check's budget: {budget.why}"
+    pool = active_pool()
+    if pool is not None and suits_a_worker(case, memory):
+        task = pool.start(case, target.history, target.fit_cache, budget.seconds, note)
+        return PendingCheck(entry, child=task, target=target)
     child = ChildRun(lambda: judge_refusing_known_hangs(target, entry, settings), budget.seconds,
                      pin=not entry.threads, memory_limit=memory, locate=locate_call(type(target.estimator)),
-                     timeout_note=f"this check's budget: {budget.why}")
+                     timeout_note=note)
     return PendingCheck(entry, child=child, target=target)
 
 
