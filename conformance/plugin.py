@@ -42,8 +42,9 @@ def pytest_addoption(parser):
     group.addoption("--conformance-isolation", default="auto", metavar="MODE",
                     help="worker: checks in long-lived forked workers that survive crashes (default on Linux); "
                          "fork-each: a forked child per check; none: in-process")
-    group.addoption("--conformance-jobs", default="1", metavar="N",
-                    help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
+    group.addoption("--conformance-jobs", default=None, metavar="N",
+                    help="run N checks at once from this process (auto: one per CPU, the default on Linux "
+                         "without xdist's -n; 1: one at a time); faster than -n for one estimator")
     group.addoption("--conformance-target-timeout", type=float, default=60.0, metavar="SECONDS",
                     help="time limit to import and build each target; past it the run stops with a usage error (default 60)")
 
@@ -149,7 +150,10 @@ def _build_session(config):
 
     project = read_project_config(project_candidates(config))
     jobs = config.getoption("conformance_jobs")
-    if str(jobs).strip() != "1" and (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
+    xdist = bool(getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"))
+    if jobs is None:
+        jobs = default_jobs(xdist, config.getoption("conformance_isolation"))
+    elif str(jobs).strip() != "1" and xdist:
         raise ValueError("--conformance-jobs and pytest-xdist's -n both run checks in parallel: use one "
                          "(--conformance-jobs shares one process's imports and fits, so it is the faster)")
     from conformance.settings import InvalidSetting
@@ -174,6 +178,14 @@ def _build_session(config):
 
         probe_targets(specs, settings.target_timeout_s)
     return Session(resolve_all(specs), settings, baseline, source=source)
+
+
+def default_jobs(xdist: bool, isolation: str):
+    """``auto`` (one check per CPU at a time) where checks fork (Linux) and xdist does not spread them; else 1."""
+    import sys
+
+    forks = hasattr(os, "fork") and sys.platform.startswith("linux") and isolation != "none"
+    return "auto" if forks and not xdist else 1
 
 
 def writable_or_raise(path: Path) -> None:
