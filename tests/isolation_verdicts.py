@@ -21,6 +21,8 @@ HOSTILE = (hostile.HangsInFit, hostile.SegfaultsInFit, hostile.ExitsInFit, hosti
            hostile.PrintsMegabytes, hostile.AllocatesWithoutBound, hostile.LeaksGlobalTorchState,
            hostile.WritesIntoReadOnlyMemmap, hanging.HangsInFit, hanging.SpawnsAndHangsInFit,
            hanging.HangsOnLargeInput, hanging.SpinsInFit)
+HANGING = (hostile.HangsInFit, hanging.HangsInFit, hanging.SpawnsAndHangsInFit, hanging.HangsOnLargeInput,
+           hanging.SpinsInFit)
 SLOW = {"determinism.fresh_process_same_fit", "determinism.thread_count_agrees",
         "params.grid_search_parallel", "persistence.fresh_process_load"}
 
