@@ -134,7 +134,15 @@ def call_of(method: str, args: tuple, kwargs: dict) -> Call:
 
 
 def shape_of(data) -> tuple | None:
+    """The shape of an array, frame or sparse matrix; of a nested list as numpy sees it; else its length."""
     shape = getattr(data, "shape", None)
+    if shape is None and isinstance(data, (list, tuple)):
+        import numpy as np
+
+        try:
+            shape = np.shape(data)
+        except ValueError:  # ragged rows
+            shape = None
     if shape is not None:
         try:
             return tuple(int(n) for n in shape)

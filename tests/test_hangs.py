@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
@@ -108,7 +109,7 @@ def test_a_refused_call_raises_and_the_class_is_put_back():
     original = hanging.HangsOnLargeInput.__dict__["fit"]
     with refusing_known_hangs(hanging.HangsOnLargeInput, history):
         estimator = hanging.HangsOnLargeInput()
-        estimator.fit([[0.0] * 4] * 10, [0.0] * 10)  # other data: called
+        estimator.fit(np.zeros((10, 4)), np.zeros(10))  # other data: called
         with pytest.raises(KnownHang):
-            estimator.fit([[0.0] * 4] * 150, [0.0] * 150)
+            estimator.fit([[0.0] * 4] * 150, [0.0] * 150)  # a nested list of that shape
     assert hanging.HangsOnLargeInput.__dict__["fit"] is original
