@@ -16,8 +16,8 @@ collection, pytest-xdist start-up included):
 The modes run interleaved (one of each per round, ``--runs`` rounds), so a change in the load
 of the machine hits every mode alike. It prints the median wall time of each mode, the median
 CPU time of the process tree (user + system, steadier than wall time on a shared machine), and
-the ratios of the suite's modes to ``check_estimator``. The issue's targets: the whole suite with
-``-n 2`` no slower than ``check_estimator`` alone (ratio <= 1.0), quick under a quarter of that.
+the ratios of the suite's modes to ``check_estimator``. The targets (issue 14): the standard profile with the defaults no more than 1.5 times
+``check_estimator`` (1 thread), quick no more than 1.0 times.
 
     python benchmarks/bench_suite.py                  # 3 rounds (several minutes)
     python benchmarks/bench_suite.py --runs 1         # smoke test: one round
