@@ -3,13 +3,16 @@
 Every measurement is a whole process, as a user or CI meets it (interpreter start, imports,
 collection, pytest-xdist start-up included):
 
-- ``suite defaults``: ``python -m conformance TARGET`` (standard profile; on Linux long-lived
-  workers and ``--conformance-jobs auto``);
+- ``suite defaults``: ``python -m conformance TARGET`` (standard profile: the defaults, then the
+  configurations the suite derives, each running the profile's subset of checks; on Linux
+  long-lived workers and ``--conformance-jobs auto``);
 - ``suite serial``: the same one check at a time (``--conformance-jobs 1``);
+- ``suite defaults, defaults only`` and ``suite serial, defaults only``: the same with
+  ``--conformance-variants 0``, so side by side they are what the configurations cost;
 - ``suite fork-each --conformance-jobs 2``: a fork per check, two at a time (the former design);
 - ``suite -n 2``: pytest-xdist's ``-n 2``;
 - ``suite quick defaults``, ``suite quick serial``, ``suite quick fork-each --conformance-jobs 2``,
-  ``suite quick -n 2``: the same with ``--conformance-profile quick``;
+  ``suite quick -n 2``: the same with ``--conformance-profile quick`` (which checks the defaults only);
 - ``check_estimator``: ``sklearn.utils.estimator_checks.check_estimator(TARGET())`` alone, with
   torch's default thread count and with ``torch.set_num_threads(1)``.
 
@@ -97,6 +100,8 @@ def modes(target: str, report_dir: str) -> dict[str, list[str]]:
                                  os.path.join(report_dir, "serial.json")],
         "suite fork-each --conformance-jobs 2": suite + FORK_EACH,
         "suite -n 2": suite + ["-n", "2"],
+        "suite defaults, defaults only": suite + ["--conformance-variants", "0"],
+        "suite serial, defaults only": suite + ["--conformance-jobs", "1", "--conformance-variants", "0"],
         "suite quick defaults": quick,
         "suite quick serial": quick + ["--conformance-jobs", "1"],
         "suite quick fork-each --conformance-jobs 2": quick + FORK_EACH,
@@ -184,6 +189,11 @@ def main(argv=None) -> int:
         ratio = f"{wall / statistics.median(walls[anchor]):.2f}" if anchor else "-"
         slow = f"{wall / statistics.median(walls[slow_anchor]):.2f}" if slow_anchor else "-"
         print(f"| {name} | {wall:.1f} | {cpu:.1f} | {ratio} | {slow} |")
+    for name in commands:
+        defaults = f"{name}, defaults only"
+        if defaults in commands:  # what the configurations besides the defaults cost, side by side
+            print(f"{name} / {defaults}: wall {statistics.median(walls[name]) / statistics.median(walls[defaults]):.2f}, "
+                  f"cpu {statistics.median(cpus[name]) / statistics.median(cpus[defaults]):.2f}")
     if args.profile_report and "suite serial" in commands:
         print()
         print("\n".join(profile_report(os.path.join(report_dir, "serial.json"))))

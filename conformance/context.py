@@ -6,6 +6,7 @@ import pickle
 
 from conformance.data import Dataset, make_dataset
 from conformance.errors import CheckFailure, CheckSkipped
+from conformance.fitting import fit_as
 from conformance.repro import snippet
 from conformance.settings import Settings
 from conformance.targets import Target
@@ -49,6 +50,20 @@ class CheckContext:
         """The suite's ordinary data for this estimator (kind, input contract, profile size)."""
         return make_dataset(self.traits, n_samples or self.budget.n_samples, seed, n_classes)
 
+    def fit(self, estimator, data: Dataset | None = None):
+        """Train ``estimator`` on ``data`` (default: :meth:`data`) as this configuration trains it.
+
+        A plain ``fit`` at the defaults; with ``sample_weight`` or through ``partial_fit`` over
+        batches in those configurations (:mod:`conformance.fitting`). Returns what the training
+        call returned, as ``estimator.fit(X, y)`` would.
+        """
+        data = self.data() if data is None else data
+        return fit_as(estimator, data.X, data.y, self.traits.fit_with)
+
+    def fit_arrays(self, estimator, X, y=None):
+        """:meth:`fit` on arrays a check made itself (drawn inputs, a slice of the data)."""
+        return fit_as(estimator, X, y, self.traits.fit_with)
+
     def fitted(self):
         """``(estimator, dataset)``: a fresh copy of the estimator fitted on :meth:`data`.
 
@@ -60,7 +75,7 @@ class CheckContext:
         if payload is not None:
             return pickle.loads(payload), dataset
         estimator = self.new()
-        estimator.fit(*dataset.fit_args())
+        self.fit(estimator, dataset)
         return estimator, dataset
 
     def skip(self, reason: str):

@@ -38,6 +38,7 @@ import tempfile
 ADDRESS_VARIABLE = "CONFORMANCE_FRESH_SERVER"
 _LISTENER_VARIABLE = "CONFORMANCE_FRESH_SERVER_FD"
 _PARENT_VARIABLE = "CONFORMANCE_FRESH_SERVER_PARENT"
+_PYTHON_VARIABLE = "CONFORMANCE_FRESH_SERVER_PYTHON"  # the interpreter the server emulates
 PRELOAD = ("numpy", "scipy.sparse", "sklearn", "sklearn.base", "sklearn.model_selection", "torch", "torch._dynamo")
 EMULATED_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _STARTUP_PREFIXES = ("PYTHON", "LD_", "CUDA", "DYLD_", "MALLOC", "KMP_", "GOMP_", "TORCH")
@@ -59,7 +60,7 @@ def run_python(script: str, args=(), *, input: bytes | None = None, env: dict | 
     killed first).
     """
     env = dict(os.environ if env is None else env)
-    address = _address or os.environ.get(ADDRESS_VARIABLE)
+    address = _address or _inherited_address()
     if address and _server_can_emulate(env):
         try:
             done = _request(address, script, list(args), input or b"", env, timeout)
@@ -80,7 +81,7 @@ def ensure_server() -> str | None:
     variable. The server stops when the process that started it exits.
     """
     global _server, _address
-    address = _address or os.environ.get(ADDRESS_VARIABLE)
+    address = _address or _inherited_address()
     if address and os.path.exists(address):
         _address = address
         return address
@@ -106,6 +107,7 @@ def ensure_server() -> str | None:
         listener.close()
     _address = address
     os.environ[ADDRESS_VARIABLE] = address
+    os.environ[_PYTHON_VARIABLE] = sys.executable
     atexit.register(_stop_server, _server, folder, os.getpid())
     return address
 
@@ -115,11 +117,23 @@ def server_pid() -> int | None:
     return _server.pid if _server is not None else None
 
 
+def _inherited_address() -> str | None:
+    """The address of a server started by an ancestor running this same interpreter, or None.
+
+    A process of another interpreter (another venv) inherits the variable too; a server of the
+    wrong interpreter would answer for a fresh process that this one would never start.
+    """
+    if os.environ.get(_PYTHON_VARIABLE) != sys.executable:
+        return None
+    return os.environ.get(ADDRESS_VARIABLE)
+
+
 def _server_environment() -> dict:
     """The server's environment: ours, with hash randomisation on and our import path."""
     env = dict(os.environ)
     env.pop("PYTHONHASHSEED", None)  # a fresh process as users start it
     env.pop(ADDRESS_VARIABLE, None)
+    env.pop(_PYTHON_VARIABLE, None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
 
@@ -129,7 +143,7 @@ def _server_can_emulate(env: dict) -> bool:
     server_env = _server_environment()
     for name in set(env) | set(server_env):
         if name in EMULATED_THREAD_VARIABLES or name in ("PYTHONPATH", ADDRESS_VARIABLE, _LISTENER_VARIABLE,
-                                                         _PARENT_VARIABLE):
+                                                         _PARENT_VARIABLE, _PYTHON_VARIABLE):
             continue
         if name.startswith(_STARTUP_PREFIXES) or "NUM_THREADS" in name:
             if env.get(name) != server_env.get(name):

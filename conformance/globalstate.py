@@ -371,6 +371,8 @@ def _torch_settings(torch) -> list[Setting]:
                 lambda on: torch.set_flush_denormal(on), label=f"flush-denormal mode ({_DENORMAL})"),
         Setting("torch.get_float32_matmul_precision()", lambda: torch.get_float32_matmul_precision(),
                 lambda p: torch.set_float32_matmul_precision(p)),
+        Setting("torch.is_warn_always_enabled()", lambda: torch.is_warn_always_enabled(),
+                lambda on: torch.set_warn_always(on)),
     ]
     return settings + [_attribute(torch, path) for path in TORCH_FLAGS if _has_path(torch, path)]
 

@@ -1,8 +1,16 @@
-"""The plan: which checks run on which estimator, and every skip decided before anything runs.
+"""The plan: which checks run on which estimator and configuration, and every skip decided before anything runs.
 
 One function decides skips (:func:`skip_reason`), for the pytest plugin and the Python API
 alike, so a check is never skipped in one entry point and run in the other. A planned skip
 costs no process: the runner reports it as it is.
+
+Each estimator is checked at its defaults, then in the configurations :mod:`conformance.variants`
+derives or the estimator declares, as many as the profile's budget allows (none in ``quick``).
+At the defaults every check runs; in another configuration, ``quick`` and ``standard`` run
+:data:`VARIANT_CHECKS` and ``thorough`` runs every check of the suite. sklearn's own checks run
+at the defaults only: they assume that ``fit`` restarts and that one sample or a changed width
+can be fitted, which ``warm_start=True`` or ``early_stopping=True`` legitimately refuse (sklearn
+itself runs them on parameter tables made per check).
 """
 
 from __future__ import annotations
@@ -10,14 +18,33 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-from conformance.registry import CheckEntry, entries_for
+from conformance.registry import CheckEntry, entries_for, registered_checks
 from conformance.settings import Settings
 from conformance.targets import Target
 from conformance.traits import INPUT_KINDS
+from conformance.variants import FITS_CHECK, configurations
 
 QUICK_FRESH_PROCESS = ("not run in the quick profile: it starts a fresh Python interpreter (seconds); "
                        "the standard profile runs it")
 
+
+# What a configuration besides the defaults is checked for in the quick and standard profiles:
+# that it fits, that its outputs keep the contract, that it is reproducible and independent of the
+# global seeds, that a refit restarts (or, with warm_start or partial_fit, that training
+# continues, also after pickle), that it survives pickle, and that its weights act as repeated
+# rows. These are the rules a changed path breaks most; each costs a few fits of small data.
+VARIANT_CHECKS = (
+    FITS_CHECK,
+    "inputs.output_contract",
+    "inputs.sample_weight_equivalence",
+    "determinism.same_seed_same_fit",
+    "determinism.independent_of_global_seeds",
+    "determinism.refit_matches_fresh_fit",
+    "determinism.warm_start_continues_training",
+    "determinism.partial_fit_continues_training",
+    "persistence.pickle_roundtrip",
+    "persistence.training_resumes_after_pickle",
+)
 
 NO_DEVICE_PARAM = ("the estimator has no device parameter (name one with __conformance_tags__ "
                    "{'device_param': ...}; see docs/checks/devices.md)")
@@ -48,8 +75,8 @@ def plan(targets: list[Target], settings: Settings, select: list[str] | None = N
     so a typo cannot turn into an empty, passing run.
     """
     cases, matched = [], set()
-    for target in targets:
-        for entry in entries_for(target):
+    for target in checked_targets(targets, settings):
+        for entry in planned_entries(target, settings):
             hits = [p for p in select or () if fnmatch.fnmatchcase(entry.id, p)]
             if select and not hits:
                 continue
@@ -59,6 +86,32 @@ def plan(targets: list[Target], settings: Settings, select: list[str] | None = N
     if unmatched:
         raise ValueError(_no_match_message(unmatched, targets))
     return cases
+
+
+def checked_targets(targets: list[Target], settings: Settings) -> list[Target]:
+    """Each target, followed by the configurations it is checked in (derived once per target)."""
+    checked = []
+    for target in targets:
+        checked.append(target)
+        if target.configuration is not None:
+            continue  # already one configuration (conformance.check(..., fit_with=...))
+        if target.configurations is None or target.configurations.budget != settings.max_variants:
+            target.configurations = configurations(target, settings.max_variants)
+        checked += target.configurations.checked
+    return checked
+
+
+def planned_entries(target: Target, settings: Settings) -> list[CheckEntry]:
+    """The entries run on ``target``: all that apply at the defaults; in another configuration,
+    the registered checks the profile runs there (those that fit their own way excepted, when
+    the configuration changes how the estimator fits)."""
+    if target.configuration is None:
+        return entries_for(target)
+    everything = settings.profile == "thorough"
+    fits_differently = target.traits.fit_with != "fit"
+    return [entry for entry in registered_checks() if entry.applies(target.traits)
+            and (everything or entry.id in VARIANT_CHECKS)
+            and not (fits_differently and not entry.fits_as_configured)]
 
 
 def skip_reason(entry: CheckEntry, settings: Settings, target: Target) -> str | None:

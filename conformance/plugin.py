@@ -45,6 +45,8 @@ def pytest_addoption(parser):
     group.addoption("--conformance-jobs", default=None, metavar="N",
                     help="run N checks at once from this process (auto: one per CPU, the default on Linux "
                          "without xdist's -n; 1: one at a time); faster than -n for one estimator")
+    group.addoption("--conformance-variants", default="auto", metavar="N",
+                    help="configurations besides the defaults per estimator (auto: 0 quick, 8 standard, 24 thorough; 0: defaults only)")
     group.addoption("--conformance-target-timeout", type=float, default=60.0, metavar="SECONDS",
                     help="time limit to import and build each target; past it the run stops with a usage error (default 60)")
 
@@ -164,8 +166,8 @@ def _build_session(config):
                                   isolation=config.getoption("conformance_isolation"),
                                   timeout_s=config.getoption("conformance_timeout"),
                                   memory_limit_mb=config.getoption("conformance_memory_limit"),
-                                  jobs=jobs, target_timeout_s=config.getoption("conformance_target_timeout"),
-                                  project=project)
+                                  jobs=jobs, variants=config.getoption("conformance_variants"),
+                                  target_timeout_s=config.getoption("conformance_target_timeout"), project=project)
     except InvalidSetting as exc:
         raise ValueError(f"{OPTIONS.get(exc.setting, exc.setting)}: {exc}") from None
     if report_path(config) is not None:
@@ -177,7 +179,9 @@ def _build_session(config):
         from conformance.target_probe import probe_targets
 
         probe_targets(specs, settings.target_timeout_s)
-    return Session(resolve_all(specs), settings, baseline, source=source)
+    session = Session(resolve_all(specs), settings, baseline, source=source)
+    session.checked_targets  # noqa: B018 - a declared configuration that cannot be set is a usage error now
+    return session
 
 
 def default_jobs(xdist: bool, isolation: str):
@@ -210,7 +214,7 @@ def project_candidates(config) -> list:
 
 OPTIONS = {"profile": "--conformance-profile", "isolation": "--conformance-isolation",
            "timeout_s": "--conformance-timeout", "memory_limit_mb": "--conformance-memory-limit",
-           "devices": "--conformance-devices", "jobs": "--conformance-jobs",
+           "devices": "--conformance-devices", "jobs": "--conformance-jobs", "variants": "--conformance-variants",
            "target_timeout_s": "--conformance-target-timeout"}
 
 
@@ -305,12 +309,15 @@ def header_lines(session) -> list[str]:
         for disagreement in target.traits.kind.disagreements:
             lines.append(f"conformance: ! {target.label}: {disagreement}")
     lines.append(f"conformance: {len(session.targets)} target(s) from {session.source}")
+    session.checked_targets  # noqa: B018 - derives each target's configurations
     for target in session.targets:
         traits = target.traits
         lines.append(f"  {target.label}: checked as {traits.kind.describe()}; input {traits.input_kind_text}")
         hint = seed_hint(target)
         if hint:
             lines.append(f"    {hint}")
+        if target.configurations is not None:
+            lines += [f"    {line}" for line in target.configurations.summary()]
     return lines
 
 
@@ -405,7 +412,7 @@ class SuiteReporter:
 
         row = self._rows.get(label)
         if row is None:
-            target = next((t for t in self.session.targets if t.label == label), None)
+            target = next((t for t in self.session.checked_targets if t.label == label), None)
             row = (EstimatorReport.of(target) if target is not None
                    else EstimatorReport(label, payload["target"], payload["params"]))
             self._rows[label] = row

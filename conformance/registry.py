@@ -40,6 +40,7 @@ class CheckEntry(Protocol):
     device: bool  # needs a CUDA device
     fresh_process: bool  # starts fresh interpreters (seconds): not run in `quick`
     uses_shared_fit: bool  # reads the estimator fitted once for all checks
+    fits_as_configured: bool  # fits through CheckContext.fit, so it honours sample_weight/partial_fit configurations
     skip_reason: str | None  # why it cannot run, when known as the entry is made
     input_kinds: tuple  # the input kinds (traits.INPUT_KINDS) its data can be made of
 
@@ -73,6 +74,7 @@ class Check:
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = True
+    fits_as_configured: bool = True
     skip_reason: str | None = None
     input_kinds: tuple = ALL_INPUT_KINDS
     rule: str = field(init=False, compare=False)
@@ -104,8 +106,11 @@ class Check:
         """Rerun this one check: for an exception the check did not turn into a failure of its own."""
         from conformance.repro import construction_lines
 
+        fit_with = target.traits.fit_with
+        how = f", fit_with={fit_with!r}" if fit_with != "fit" else ""
         return "\n".join([*construction_lines(target), "import conformance",
-                          f"conformance.check(estimator, checks=[{self.id!r}], profile={settings.profile!r}).assert_ok()"])
+                          f"conformance.check(estimator, checks=[{self.id!r}], profile={settings.profile!r}, "
+                          f"variants=0{how}).assert_ok()"])
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -120,6 +125,7 @@ def register(
     threads: bool = False,
     device: bool = False,
     fresh_process: bool = False,
+    fits_as_configured: bool = True,
     input_kinds: Iterable[str] = ALL_INPUT_KINDS,
 ):
     """Decorator adding a check function to the registry under ``check_id``.
@@ -127,6 +133,9 @@ def register(
     ``threads``: the check is about threads and must not be pinned to one torch thread;
     ``device``: it needs a CUDA device (it skips with a reason otherwise); ``fresh_process``:
     it starts fresh Python interpreters (seconds each), so the ``quick`` profile skips it;
+    ``fits_as_configured=False``: it calls ``fit`` its own way (its own weights, a pipeline,
+    a search), not through ``CheckContext.fit``, so configurations that change how the
+    estimator fits (``sample_weight``, ``partial_fit``) do not run it.
     ``input_kinds``: the input kinds whose rule it states (an estimator of another kind gets it
     skipped, with the reason).
     """
@@ -149,7 +158,7 @@ def register(
         if unknown_inputs:
             raise ValueError(f"check {check_id!r}: unknown input kinds {sorted(unknown_inputs)}")
         _REGISTRY[check_id] = Check(check_id, func, kinds, requires, threads, device, fresh_process,
-                                    input_kinds=tuple(input_kinds))
+                                    fits_as_configured=fits_as_configured, input_kinds=tuple(input_kinds))
         return func
 
     return decorate

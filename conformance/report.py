@@ -44,6 +44,11 @@ class EstimatorReport:
     kind_reason: str | None = None
     input_kind: str | None = None
     disagreements: list = field(default_factory=list)  # kind signals that disagree (see conformance.kinds)
+    # The configuration checked (conformance.variants.Variant.to_dict()); None: the defaults.
+    variant: dict | None = None
+    # On the defaults' row: the configurations checked besides, those over budget, and the
+    # parameters not varied with why (conformance.variants.Configurations.to_dict()).
+    configurations: dict | None = None
 
     @classmethod
     def of(cls, target) -> "EstimatorReport":
@@ -52,12 +57,15 @@ class EstimatorReport:
         verdict = traits.kind
         return cls(target.label, target.spec, params_of(target.estimator), kind=traits.kind_name,
                    kind_reason=verdict.reason if verdict else None, input_kind=traits.input_kind,
-                   disagreements=list(verdict.disagreements) if verdict else [])
+                   disagreements=list(verdict.disagreements) if verdict else [],
+                   variant=target.configuration.to_dict() if target.configuration is not None else None,
+                   configurations=target.configurations.to_dict() if target.configurations is not None else None)
 
     def to_dict(self) -> dict:
         return {"label": self.label, "target": self.target, "params": self.params, "kind": self.kind,
                 "kind_reason": self.kind_reason, "input_kind": self.input_kind,
-                "disagreements": list(self.disagreements), "results": [r.to_dict() for r in self.results]}
+                "disagreements": list(self.disagreements), "variant": self.variant,
+                "configurations": self.configurations, "results": [r.to_dict() for r in self.results]}
 
 
 @dataclass

@@ -4,11 +4,15 @@ A snippet must run as pasted in a fresh interpreter and fail there as the check 
 snippet starts by building the estimator the way the user named it (:func:`construction_lines`),
 and, when its lines use ``X``/``y`` (or ``X_other``/``y_other``) without defining them, by
 rebuilding the suite's data (:func:`data_lines`) with the public :func:`conformance.data.dataset_for`.
+A configuration besides the defaults adds its ``set_params`` line; one that trains another way
+(``sample_weight``, ``partial_fit``) has every ``.fit(...)`` of the snippet rewritten to
+``fit_as(..., fit_with=...)`` (:func:`fits_rewritten`), the public call the checks trained with.
 Those imports are public API: they must keep working across refactors.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import re
@@ -32,6 +36,11 @@ def data_lines(n_samples: int, seed: int = 0, names: tuple = ("X", "y")) -> list
 def snippet(target, lines, n_samples: int) -> str:
     """The whole reproduction: build the estimator, rebuild the data ``lines`` use, then ``lines``."""
     body = [line for chunk in lines for line in str(chunk).splitlines()]
+    fit_with = target.traits.fit_with
+    if fit_with != "fit":
+        rewritten = fits_rewritten(body, fit_with)
+        if rewritten != body:
+            body = ["from conformance.testing import fit_as", *rewritten]
     setup = list(construction_lines(target))
     for names, seed in DATA_NAMES.items():
         if _uses_undefined(body, names):
@@ -62,8 +71,52 @@ def _dedupe_imports(lines: list[str]) -> list[str]:
     return kept
 
 
+def fits_rewritten(lines: list[str], fit_with: str) -> list[str]:
+    """``lines`` with each ``<estimator>.fit(<args>)`` call turned into ``fit_as(<estimator>, <args>, fit_with=...)``.
+
+    Lines that are not whole statements on their own (``try:``) are left as they are, as are
+    ``fit`` calls with keywords (they already choose how to fit).
+    """
+    return [new for line in lines for new in _line_rewritten(line, fit_with)]
+
+
+def _line_rewritten(line: str, fit_with: str) -> list[str]:
+    if ".fit(" not in line:
+        return [line]
+    indent = line[:len(line) - len(line.lstrip())]
+    try:
+        tree = ast.parse(line.strip())
+    except SyntaxError:
+        return [line]
+    rewriter = _FitCalls(fit_with)
+    tree = ast.fix_missing_locations(rewriter.visit(tree))
+    if not rewriter.changed:
+        return [line]
+    return [indent + statement for statement in ast.unparse(tree).splitlines()]
+
+
+class _FitCalls(ast.NodeTransformer):
+    def __init__(self, fit_with: str):
+        self.fit_with, self.changed = fit_with, False
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "fit" and not node.keywords:
+            self.changed = True
+            return ast.Call(ast.Name("fit_as", ast.Load()), [node.func.value, *node.args],
+                            [ast.keyword("fit_with", ast.Constant(self.fit_with))])
+        return node
+
+
 def construction_lines(target) -> list[str]:
-    """Python lines that build ``target``'s estimator in a fresh interpreter, as ``estimator``."""
+    """Python lines that build ``target``'s estimator in a fresh interpreter, as ``estimator``.
+
+    A configuration besides the defaults is built as its default target, then ``set_params``.
+    """
+    variant = target.configuration
+    if variant is not None and target.base is not None:
+        lines = construction_lines(target.base)
+        return lines + ([f"estimator.set_params({params_text(variant.params)})"] if variant.params else [])
     if target.spec:
         module, attr = target.spec.split(":", 1)
         lines = [f"from {module} import {attr.split('.')[0]}"]

@@ -20,13 +20,16 @@ import time
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
 from conformance.hangs import Hang, check_budget, locate_call, refusing_known_hangs
-from conformance.judge import judge, process_failure, skipped
+from conformance.judge import exception_line, judge, process_failure, skipped
 from conformance.plan import Case, skip_reason
 from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
 from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
+from conformance.variants import FITS_CHECK
 from conformance.workers import active_pool, suits_a_worker
+
+FIT_FAILED = "fit failed"  # the shared fit's record of a fit that raised
 
 
 def run_case(case) -> Result:
@@ -78,6 +81,10 @@ def start_case(case) -> PendingCheck:
     target, entry, settings = case.target, case.entry, case.settings
     if case.skip is not None:
         return PendingCheck(entry, result=skipped(entry, case.skip))
+    refused = configuration_fit_failure(target, entry, settings)
+    if refused is not None:
+        return PendingCheck(entry, result=skipped(entry, f"not run: this configuration does not fit ({refused}); "
+                                                         f"{FITS_CHECK} judges that"))
     if case.needs_fresh_process:
         from conformance.fresh import ensure_server
 
@@ -106,6 +113,26 @@ def judge_refusing_known_hangs(target: Target, entry, settings: Settings) -> Res
         return judge(target, entry, settings)
     with refusing_known_hangs(type(target.estimator), target.history):
         return judge(target, entry, settings)
+
+
+def configuration_fit_failure(target: Target, entry, settings: Settings) -> str | None:
+    """Why a configuration besides the defaults does not fit, if it does not (the shared fit is the probe).
+
+    Its other checks are then skipped with that reason: one verdict, :data:`FITS_CHECK`'s, not
+    the same exception repeated by every check. At the defaults nothing is skipped this way.
+    """
+    if target.configuration is None or entry.id == FITS_CHECK or not entry.uses_shared_fit:
+        return None
+    if settings.forks:
+        prime_shared_fit(target, settings)
+    else:
+        state = GlobalState.capture()
+        try:
+            with pinned_threads(enabled=True):
+                prime_shared_fit(target, settings, in_child=False)
+        finally:
+            state.restore()
+    return target.fit_cache.get((FIT_FAILED, settings.budget))
 
 
 def _run_in_process(target: Target, entry, settings: Settings) -> Result:
@@ -172,7 +199,10 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
     def fit_and_pickle():
         context = CheckContext(target, settings, "shared-fit")
         start = time.perf_counter()
-        estimator, _ = context.fitted()
+        try:
+            estimator, _ = context.fitted()
+        except Exception as exc:  # noqa: BLE001 - recorded: the configuration's fit verdict
+            return (FIT_FAILED, exception_line(exc))
         return time.perf_counter() - start, pickle.dumps(estimator)
 
     if in_child:
@@ -187,7 +217,10 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
             raise
         except BaseException:  # noqa: BLE001 - see the docstring; SystemExit included
             outcome = None
+    if isinstance(outcome, tuple) and outcome[:1] == (FIT_FAILED,):
+        target.fit_cache[(FIT_FAILED, settings.budget)] = outcome[1]
+        outcome = None  # a fit that failed fast says nothing of its time
     fitted = isinstance(outcome, tuple)
     target.fit_cache[settings.budget] = outcome[1] if fitted else None
-    if fitted or getattr(outcome, "timed_out", False):  # a fit that failed fast says nothing of its time
+    if fitted or getattr(outcome, "timed_out", False):
         target.history.shared_fit_s[settings.budget] = outcome[0] if fitted else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conformance.baseline import Baseline
-from conformance.plan import Case, plan
+from conformance.plan import Case, checked_targets, plan
 from conformance.project import ProjectConfig
 from conformance.settings import Settings
 from conformance.targets import Target
@@ -20,13 +20,17 @@ from conformance.targets import Target
 
 def build_settings(*, profile: str = "standard", devices=(), isolation: str = "auto",
                    timeout_s: float = 300.0, memory_limit_mb: float | None = None, jobs=1,
-                   target_timeout_s: float = 60.0, project: ProjectConfig | None = None) -> Settings:
+                   variants="auto", target_timeout_s: float = 60.0,
+                   project: ProjectConfig | None = None) -> Settings:
     """Validated :class:`Settings` from the user's choices and the project's tolerances.
 
     ``devices`` is a sequence or a comma-separated string (``"cpu,cuda"``); ``jobs`` an int or
-    ``"auto"`` (one per CPU).
+    ``"auto"`` (one per CPU); ``variants`` the configurations besides the defaults checked per
+    estimator, an int or ``"auto"`` (the profile's budget: none in quick, 8 in standard, 24 in
+    thorough).
     """
     from conformance.parallel import parse_jobs
+    from conformance.settings import parse_variants
 
     if isinstance(devices, str):
         devices = devices.split(",")
@@ -34,7 +38,7 @@ def build_settings(*, profile: str = "standard", devices=(), isolation: str = "a
     tolerances = (project or ProjectConfig()).tolerances()
     return Settings(profile=profile, devices=devices, isolation=isolation, timeout_s=timeout_s,
                     memory_limit_mb=memory_limit_mb, tolerances=tolerances, jobs=parse_jobs(jobs),
-                    target_timeout_s=target_timeout_s)
+                    variants=parse_variants(variants), target_timeout_s=target_timeout_s)
 
 
 @dataclass
@@ -54,6 +58,15 @@ class Session:
         if self._cases is None:
             self._cases = plan(self.targets, self.settings, self.select)
         return self._cases
+
+    @property
+    def checked_targets(self) -> list[Target]:
+        """Every target of the plan: each given one, then the configurations it is checked in.
+
+        Derived once (cheap: no check runs); a declared configuration that cannot be set raises
+        :class:`~conformance.errors.TargetError` here.
+        """
+        return checked_targets(self.targets, self.settings)
 
     def baseline_reason(self, case: Case) -> str | None:
         return self.baseline.reason(case.target.label, case.entry.id)

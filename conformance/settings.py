@@ -1,4 +1,4 @@
-"""How a run is configured: the budget profile, devices, isolation, timeouts, tolerances, jobs.
+"""How a run is configured: the budget profile, devices, isolation, timeouts, tolerances, jobs, variants.
 
 :class:`Settings` is built once per run by :func:`conformance.session.build_settings`, for the
 pytest plugin and the Python API alike; every value is validated here, so a bad one is a usage
@@ -28,17 +28,23 @@ class InvalidSetting(ValueError):
 
 @dataclass(frozen=True)
 class Budget:
-    """Data sizes and hypothesis example counts of one profile."""
+    """Data sizes, hypothesis example counts and configurations checked besides the defaults, of one profile."""
 
     n_samples: int
     max_examples: int
     derandomize: bool
+    max_variants: int = 0  # configurations besides the defaults, per estimator (conformance.variants)
+    # Hypothesis examples in a configuration besides the defaults: the defaults' search explores
+    # the inputs; a configuration re-checks its rule on the first few of the same draws.
+    variant_examples: int = 4
 
 
+# Row counts are primes, so no batch size divides the ordinary data: a last partial mini-batch
+# always exists (see docs/writing-checks.md, "Coincidences").
 BUDGETS = {
-    "quick": Budget(n_samples=40, max_examples=8, derandomize=True),
-    "standard": Budget(n_samples=80, max_examples=25, derandomize=True),
-    "thorough": Budget(n_samples=300, max_examples=200, derandomize=False),
+    "quick": Budget(n_samples=43, max_examples=8, derandomize=True, max_variants=0, variant_examples=4),
+    "standard": Budget(n_samples=83, max_examples=25, derandomize=True, max_variants=8, variant_examples=5),
+    "thorough": Budget(n_samples=307, max_examples=200, derandomize=False, max_variants=24, variant_examples=50),
 }
 
 
@@ -56,6 +62,7 @@ class Settings:
     # [tool.conformance.tolerances] of the project: {kind: {...}} or {class name: {kind: {...}}}
     tolerances: dict = field(default_factory=dict)
     jobs: int = 1  # checks run at once, forked from one process (needs fork isolation)
+    variants: int | None = None  # configurations besides the defaults per estimator; None: the profile's
     target_timeout_s: float = 60.0  # to import and build each target, in its probe (conformance.target_probe)
 
     def __post_init__(self):
@@ -76,6 +83,10 @@ class Settings:
             raise InvalidSetting("devices", f"unknown device {bad[0]!r}; accepted: cpu, cuda, cuda:N")
         if not (isinstance(self.jobs, int) and self.jobs >= 1):
             raise InvalidSetting("jobs", f"jobs must be a positive integer, got {self.jobs!r}")
+        if self.variants is not None and not (isinstance(self.variants, int) and not isinstance(self.variants, bool)
+                                              and self.variants >= 0):
+            raise InvalidSetting("variants", f"variants must be a whole number >= 0 (0: the defaults only) or "
+                                 f"'auto' (the profile's budget), got {self.variants!r}")
         if self.jobs > 1 and not self.forks:
             raise InvalidSetting("jobs", "running several checks at once (jobs > 1) needs forked processes "
                                  "(isolation 'worker' or 'fork-each', on Linux); with isolation 'none' checks run "
@@ -110,9 +121,27 @@ class Settings:
         return BUDGETS[self.profile]
 
     @property
+    def max_variants(self) -> int:
+        """How many configurations besides the defaults each estimator is checked in."""
+        return self.budget.max_variants if self.variants is None else self.variants
+
+    @property
     def cuda_selected(self) -> bool:
         """Whether the device checks may use CUDA: no devices named (every available), or one is CUDA."""
         return not self.devices or any(d.startswith("cuda") for d in self.devices)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def parse_variants(text) -> int | None:
+    """``--conformance-variants``: a whole number >= 0, or ``auto`` (None: the profile's budget)."""
+    if text is None or str(text).strip().lower() == "auto":
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise InvalidSetting("variants", f"variants must be a whole number >= 0 (0: the defaults only) or "
+                             f"'auto' (the profile's budget), got {text!r}") from None

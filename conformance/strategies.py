@@ -6,7 +6,8 @@ docstring says exactly what it generates, and its arguments are validated when i
 
 Feature matrices are drawn as :class:`FeatureInput` values: the canonical C-ordered array plus
 how it is handed to the estimator (``layout``: C or Fortran order, a non-contiguous strided
-view, a read-only array; ``container``: ndarray, nested lists, pandas DataFrame). Call
+view, negative strides, a read-only array, a read-only memmap, non-native byte order;
+``container``: ndarray, nested lists or tuples, a pandas DataFrame of numpy or of nullable dtypes). Call
 :meth:`FeatureInput.build` for a fresh object to pass and :meth:`FeatureInput.code` for the
 Python lines that rebuild it, so a failing example becomes a copy-paste reproduction.
 
@@ -29,15 +30,17 @@ from hypothesis.errors import InvalidArgument
 
 __all__ = [
     "CONTAINERS", "LABEL_KINDS", "LAYOUTS", "MAGNITUDES", "TEXT_CONTAINERS", "X_DTYPES", "FeatureInput",
-    "TextInput", "available_containers", "available_text_containers", "class_labels",
-    "classification_targets", "containers", "documents", "feature_inputs", "feature_matrices", "layouts",
-    "magnitudes", "regression_targets", "text_inputs", "x_dtypes",
+    "TextInput", "DEGENERACIES", "available_containers", "available_text_containers", "class_labels",
+    "classification_targets", "containers", "degenerate_matrix", "degenerate_inputs", "documents",
+    "feature_inputs", "feature_matrices", "layouts", "magnitudes", "regression_targets", "text_inputs",
+    "x_dtypes",
 ]
 
 X_DTYPES = tuple(np.dtype(d) for d in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
-LAYOUTS = ("C", "F", "strided", "readonly")
-CONTAINERS = ("ndarray", "list", "dataframe")
+LAYOUTS = ("C", "F", "strided", "readonly", "reversed_rows", "reversed_columns", "memmap", "byteswapped")
+CONTAINERS = ("ndarray", "list", "dataframe", "tuple", "nullable_dataframe")
+_PANDAS_CONTAINERS = ("dataframe", "nullable_dataframe")
 # name -> (scale, offset) of floating values: U(-1, 1) * scale + offset.
 MAGNITUDES = {"tiny": (1e-6, 0.0), "unit": (1.0, 0.0), "large": (1e4, 0.0), "offset": (1.0, 1e8)}
 LABEL_KINDS = ("int", "noncontiguous", "str", "bool")
@@ -95,26 +98,32 @@ def x_dtypes(*, dtypes=X_DTYPES) -> st.SearchStrategy[np.dtype]:
 def layouts(*, allowed=LAYOUTS) -> st.SearchStrategy[str]:
     """Memory layouts from ``allowed`` (default :data:`LAYOUTS`): ``"C"`` (C order),
     ``"F"`` (Fortran order), ``"strided"`` (a view with strides twice the item size along
-    both axes, so neither C- nor F-contiguous) and ``"readonly"`` (C order, ``writeable``
-    flag cleared), shrinking towards the first."""
+    both axes, so neither C- nor F-contiguous), ``"readonly"`` (C order, ``writeable`` flag
+    cleared), ``"reversed_rows"`` and ``"reversed_columns"`` (views with a negative stride, as
+    ``X[::-1]`` and ``X[:, ::-1]`` make), ``"memmap"`` (a read-only ``np.memmap`` of a temporary
+    file) and ``"byteswapped"`` (non-native byte order, as arrays read from big-endian files
+    are), shrinking towards the first."""
     return st.sampled_from(_check_choices("allowed", allowed, LAYOUTS))
 
 
 def available_containers() -> tuple[str, ...]:
-    """The containers of :data:`CONTAINERS` usable here: ``"dataframe"`` needs pandas."""
+    """The containers of :data:`CONTAINERS` usable here: the data frames need pandas."""
     if importlib.util.find_spec("pandas") is None:
-        return ("ndarray", "list")
+        return tuple(c for c in CONTAINERS if c not in _PANDAS_CONTAINERS)
     return CONTAINERS
 
 
 def containers(*, allowed=None) -> st.SearchStrategy[str]:
     """Containers from ``allowed`` (default :func:`available_containers`): ``"ndarray"``,
-    ``"list"`` (nested Python lists from ``ndarray.tolist``) and ``"dataframe"`` (a pandas
-    DataFrame with string column names ``f0``, ``f1``, ...); shrinking towards the first."""
+    ``"list"`` (nested Python lists from ``ndarray.tolist``), ``"dataframe"`` (a pandas
+    DataFrame with string column names ``f0``, ``f1``, ...), ``"tuple"`` (a tuple of row
+    tuples) and ``"nullable_dataframe"`` (the DataFrame in pandas' nullable dtypes:
+    ``Float64``, ``Int64``, ``boolean``); shrinking towards the first."""
     allowed = available_containers() if allowed is None else allowed
     allowed = _check_choices("allowed", allowed, CONTAINERS)
-    if "dataframe" in allowed and "dataframe" not in available_containers():
-        raise InvalidArgument("allowed contains 'dataframe' but pandas is not installed")
+    missing = [c for c in allowed if c not in available_containers()]
+    if missing:
+        raise InvalidArgument(f"allowed contains {missing} but pandas is not installed")
     return st.sampled_from(allowed)
 
 
@@ -183,6 +192,7 @@ class FeatureInput:
     array: np.ndarray  # canonical C-ordered values
     layout: str = "C"
     container: str = "ndarray"
+    note: str = ""  # what makes the values special (degenerate data), for describe()
 
     @property
     def dtype(self) -> np.dtype:
@@ -198,41 +208,81 @@ class FeatureInput:
     def build(self):
         """A fresh object to pass to the estimator (never shared between calls)."""
         a = self.array
-        if self.container == "list":
-            return a.tolist()
-        if self.container == "dataframe":
+        if self.container in ("list", "tuple"):
+            rows = a.tolist()
+            return rows if self.container == "list" else tuple(tuple(row) for row in rows)
+        if self.container in _PANDAS_CONTAINERS:
             import pandas as pd
 
-            return pd.DataFrame(a.copy(), columns=self.columns())
-        if self.layout == "F":
-            return np.asfortranarray(a)
-        if self.layout == "strided":
-            return np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)[::2, ::2]
-        out = a.copy()
-        if self.layout == "readonly":
-            out.setflags(write=False)
-        return out
+            frame = pd.DataFrame(a.copy(), columns=self.columns())
+            return frame.astype(_nullable_dtype(a.dtype)) if self.container == "nullable_dataframe" else frame
+        return _laid_out(a, self.layout)
 
     def code(self, name: str = "X") -> list[str]:
         """Python lines (numpy imported as ``np``) that bind ``name`` to :meth:`build`'s value."""
         lines = [f"{name} = " + array_literal(self.array)]
         if self.container == "list":
-            lines.append(f"{name} = {name}.tolist()")
-        elif self.container == "dataframe":
-            lines = ["import pandas as pd", *lines,
-                     f"{name} = pd.DataFrame({name}, columns={self.columns()!r})"]
-        elif self.layout == "F":
-            lines.append(f"{name} = np.asfortranarray({name})")
-        elif self.layout == "strided":
-            lines.append(f"{name} = np.repeat(np.repeat({name}, 2, axis=0), 2, axis=1)[::2, ::2]"
-                         "  # a non-contiguous view")
-        elif self.layout == "readonly":
-            lines.append(f"{name}.setflags(write=False)")
-        return lines
+            return [*lines, f"{name} = {name}.tolist()"]
+        if self.container == "tuple":
+            return [*lines, f"{name} = tuple(tuple(row) for row in {name}.tolist())"]
+        if self.container in _PANDAS_CONTAINERS:
+            lines = ["import pandas as pd", *lines, f"{name} = pd.DataFrame({name}, columns={self.columns()!r})"]
+            if self.container == "nullable_dataframe":
+                lines.append(f"{name} = {name}.astype({_nullable_dtype(self.array.dtype)!r})  # pandas' nullable dtype")
+            return lines
+        return lines + _LAYOUT_CODE.get(self.layout, lambda n: [])(name)
 
     def describe(self) -> str:
         how = self.container if self.container != "ndarray" else f"{self.layout}-layout ndarray"
-        return f"{self.dtype.name} {how} of shape {self.shape}"
+        return f"{self.dtype.name} {how} of shape {self.shape}" + (f" ({self.note})" if self.note else "")
+
+
+def _nullable_dtype(dtype: np.dtype) -> str:
+    """The pandas nullable dtype holding ``dtype``'s values."""
+    return "boolean" if dtype == np.bool_ else ("Float64" if dtype.kind == "f" else "Int64")
+
+
+def _laid_out(a: np.ndarray, layout: str) -> np.ndarray:
+    """A fresh array equal to ``a`` in ``layout`` (see :func:`layouts`)."""
+    if layout == "F":
+        return np.asfortranarray(a)
+    if layout == "strided":
+        return np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)[::2, ::2]
+    if layout == "reversed_rows":
+        return a[::-1].copy()[::-1]
+    if layout == "reversed_columns":
+        return a[:, ::-1].copy()[:, ::-1]
+    if layout == "byteswapped":
+        return a.astype(a.dtype.newbyteorder("S"))
+    if layout == "memmap":
+        return _read_only_memmap(a)
+    out = a.copy()
+    if layout == "readonly":
+        out.setflags(write=False)
+    return out
+
+
+def _read_only_memmap(a: np.ndarray) -> np.memmap:
+    """A read-only ``np.memmap`` of ``a``'s bytes in an anonymous temporary file (gone once unmapped)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as handle:
+        handle.write(np.ascontiguousarray(a).tobytes())
+        handle.flush()
+        return np.memmap(handle, dtype=a.dtype, mode="r", shape=a.shape)
+
+
+_LAYOUT_CODE = {
+    "F": lambda n: [f"{n} = np.asfortranarray({n})"],
+    "strided": lambda n: [f"{n} = np.repeat(np.repeat({n}, 2, axis=0), 2, axis=1)[::2, ::2]  # a non-contiguous view"],
+    "readonly": lambda n: [f"{n}.setflags(write=False)"],
+    "reversed_rows": lambda n: [f"{n} = {n}[::-1].copy()[::-1]  # a view with a negative row stride"],
+    "reversed_columns": lambda n: [f"{n} = {n}[:, ::-1].copy()[:, ::-1]  # a view with a negative column stride"],
+    "byteswapped": lambda n: [f"{n} = {n}.astype({n}.dtype.newbyteorder('S'))  # non-native byte order"],
+    "memmap": lambda n: ["import tempfile", "_file = tempfile.TemporaryFile()",
+                         f"_file.write({n}.tobytes()); _file.flush()",
+                         f"{n} = np.memmap(_file, dtype={n}.dtype, mode='r', shape={n}.shape)  # read-only"],
+}
 
 
 def array_literal(array) -> str:
@@ -256,7 +306,7 @@ def feature_inputs(*, n_rows, n_features, dtypes=X_DTYPES, layouts_=LAYOUTS, con
     ``dtypes``, ``layouts_``, ``containers_`` (default: :func:`available_containers`) and
     ``magnitudes_`` list the choices. A magnitude that does not fit the drawn dtype is replaced
     by ``"unit"`` (integers and bools always use their own range). Layouts other than C apply
-    to ndarrays only: lists and DataFrames are drawn with layout ``"C"``.
+    to ndarrays only: lists, tuples and DataFrames are drawn with layout ``"C"``.
     """
     dtype_strategy = x_dtypes(dtypes=dtypes)
     layout_strategy = layouts(allowed=layouts_)
@@ -277,6 +327,66 @@ def feature_inputs(*, n_rows, n_features, dtypes=X_DTYPES, layouts_=LAYOUTS, con
         container = draw_(container_strategy)
         layout = draw_(layout_strategy) if container == "ndarray" else "C"
         return FeatureInput(array, layout, container)
+
+    return draw()
+
+
+# Degenerate but valid feature matrices: name -> what describe() says of them. Real tabular data
+# has each; a correct estimator fits it and answers with finite values, or refuses it clearly.
+DEGENERACIES = {
+    "constant_column": "column 0 is constant",
+    "zero_column": "column 0 is all zeros",
+    "duplicated_column": "column 1 duplicates column 0",
+    "identical_rows": "every row is the same",
+    "tiny_column": "column 0 is on a scale of 1e-8",
+    "huge_column": "column 0 is on a scale of 1e8",
+    "float32_huge": "float32 values up to 1e37, near float32's largest",
+    "float32_subnormal": "float32 values up to 1e-40, below float32's smallest normal",
+}
+
+
+def degenerate_matrix(base: np.ndarray, kind: str) -> np.ndarray:
+    """``base`` (finite floats of unit scale, at least 2 columns for ``"duplicated_column"``) made
+    degenerate as :data:`DEGENERACIES` names ``kind``; a new array, float32 for the float32 kinds."""
+    _check_choices("kind", [kind], DEGENERACIES)
+    X = np.array(base, dtype=np.float64)
+    if kind == "duplicated_column" and X.shape[1] < 2:
+        raise InvalidArgument("kind='duplicated_column' needs at least 2 columns")
+    if kind == "constant_column":
+        X[:, 0] = 7.5
+    elif kind == "zero_column":
+        X[:, 0] = 0.0
+    elif kind == "duplicated_column":
+        X[:, 1] = X[:, 0]
+    elif kind == "identical_rows":
+        X[:] = X[0]
+    elif kind in ("tiny_column", "huge_column"):
+        X[:, 0] *= 1e-8 if kind == "tiny_column" else 1e8
+    elif kind == "float32_huge":
+        return (X * 1e37).astype(np.float32)
+    elif kind == "float32_subnormal":
+        return (X * 1e-40).astype(np.float32)
+    return X
+
+
+def degenerate_inputs(*, n_rows, n_features, kinds=tuple(DEGENERACIES)) -> st.SearchStrategy[FeatureInput]:
+    """C-ordered :class:`FeatureInput` arrays made degenerate by a drawn kind of ``kinds`` (keys of
+    :data:`DEGENERACIES`, shrinking towards the first): a constant, all-zero or duplicated
+    column, identical rows, a column on a scale of 1e-8 or 1e8, float32 values near its largest or
+    below its smallest normal. The base values are U(-1, 1); the note says which degeneracy it is.
+    ``"duplicated_column"`` is left out when ``n_features`` is exactly 1."""
+    kinds = _check_choices("kinds", kinds, DEGENERACIES)
+    lo, hi = _check_range("n_features", n_features, 1)
+    if hi == 1:
+        kinds = tuple(k for k in kinds if k != "duplicated_column") or ("constant_column",)
+    rows = _sized(_check_range("n_rows", n_rows, 1))
+
+    @st.composite
+    def draw(draw_):
+        kind = draw_(st.sampled_from(kinds))
+        width = draw_(st.integers(max(lo, 2) if kind == "duplicated_column" else lo, hi))
+        base = draw_(feature_matrices(n_rows=rows, n_features=width))
+        return FeatureInput(degenerate_matrix(base, kind), note=DEGENERACIES[kind])
 
     return draw()
 
@@ -312,13 +422,15 @@ def class_labels(*, n_classes=(2, 5), kinds=LABEL_KINDS) -> st.SearchStrategy[np
 
 
 def classification_targets(*, n_samples, classes, min_per_class: int = 2,
-                           imbalanced: bool = True) -> st.SearchStrategy[np.ndarray]:
+                           imbalanced: bool = True, singleton: bool = False) -> st.SearchStrategy[np.ndarray]:
     """1-D label arrays of length ``n_samples`` in which every value of ``classes`` occurs at
     least ``min_per_class`` times.
 
     ``classes`` is a strategy of class-value arrays (:func:`class_labels`) or one such array.
     With ``imbalanced=True`` the remaining rows go to the classes with drawn weights from 1 to
-    20, so one class may hold most rows; otherwise they are spread evenly. Rows are shuffled.
+    20, so one class may hold most rows; otherwise they are spread evenly. With
+    ``singleton=True`` the last class occurs exactly once (a class with a single sample, absent
+    from every mini-batch but one). Rows are shuffled.
     """
     n_samples = _check_int("n_samples", n_samples, 2)
     min_per_class = _check_int("min_per_class", min_per_class, 1)
@@ -334,8 +446,14 @@ def classification_targets(*, n_samples, classes, min_per_class: int = 2,
         weights = (np.array(draw_(st.lists(st.integers(1, 20), min_size=k, max_size=k)), float)
                    if imbalanced else np.ones(k))
         rng = np.random.default_rng(draw_(st.integers(0, _MAX_SEED)))
-        extra = rng.choice(k, size=n_samples - k * min_per_class, p=weights / weights.sum())
-        codes = np.concatenate([np.repeat(np.arange(k), min_per_class), extra])
+        common = k - 1 if singleton else k
+        if common < 1 or common * min_per_class + singleton > n_samples:
+            raise InvalidArgument(f"n_samples={n_samples} cannot hold {k} classes with min_per_class="
+                                  f"{min_per_class}{' and a single-sample class' if singleton else ''}")
+        share = weights[:common] / weights[:common].sum()
+        extra = rng.choice(common, size=n_samples - common * min_per_class - singleton, p=share)
+        codes = np.concatenate([np.repeat(np.arange(common), min_per_class), extra,
+                                np.full(int(singleton), k - 1)]).astype(np.intp)
         rng.shuffle(codes)
         return values[codes]
 

@@ -28,6 +28,9 @@ class Target:
     estimator: object
     spec: str | None = None  # "pkg.mod:attr" as given by the user, when there was one
     index: int | None = None  # position in the list a callable returned
+    base: "Target | None" = field(default=None, repr=False)  # the default target this configures
+    configuration: object = None  # the conformance.variants.Variant checked; None: the defaults
+    configurations: object = field(default=None, repr=False)  # on a default target: what the plan derived
     fit_cache: dict = field(default_factory=dict, repr=False)
     history: object = field(default=None, repr=False)  # what the run learned of it (conformance.hangs.History)
     _traits: object = field(default=None, repr=False)
@@ -40,11 +43,13 @@ class Target:
 
     @property
     def traits(self):
-        """The estimator's :class:`~conformance.traits.EstimatorTraits`, computed once."""
+        """The estimator's :class:`~conformance.traits.EstimatorTraits` in this configuration, computed once."""
         if self._traits is None:
+            from dataclasses import replace
+
             from conformance.traits import estimator_traits
 
-            self._traits = estimator_traits(self.estimator)
+            self._traits = replace(estimator_traits(self.estimator), configuration=self.configuration)
         return self._traits
 
 

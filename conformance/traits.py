@@ -27,6 +27,14 @@ package). Recognised keys:
 ``tolerances``
     per comparison kind, ``{"rtol": float, "atol": float}`` replacing the suite's policy (see
     :mod:`conformance.tolerance`); the report says when an override was used.
+``configurations``
+    a list of ``{parameter: value}`` dicts: the configurations that matter to the estimator's
+    users, each checked besides the defaults (before any derived one; see
+    :mod:`conformance.variants`). Each name must be one ``get_params(deep=True)`` lists.
+``derive_configurations``
+    ``False`` to check only the defaults and the declared configurations; by default (``True``)
+    the suite also derives configurations from the parameters (booleans flipped, listed string
+    choices, ``sample_weight``, ``partial_fit``).
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from conformance.kinds import KIND_NAMES, KindVerdict, kind_verdict
 from conformance.torch_state import is_torch_object
 
 DEFAULT_TAGS = {"input_width": None, "torch": None, "device_param": None, "seed_param": None, "kind": None,
-                "input_kind": None, "tolerances": {}}
+                "input_kind": None, "tolerances": {}, "configurations": [], "derive_configurations": True}
 # What the suite's data generators can produce, and how the header names it.
 INPUT_KINDS = {"tabular": "numeric 2-D", "text": "text (1-D strings)"}
 
@@ -58,6 +66,17 @@ class EstimatorTraits:
     fit_accepts_sample_weight: bool = False
     kind: KindVerdict | None = None
     input_kind: str = "tabular"
+    params: dict = field(default_factory=dict, compare=False, repr=False)  # get_params(deep=False)
+    declared_configurations: tuple = ()  # the tags' ``configurations``, validated
+    derive_configurations: bool = True
+    configuration: object = None  # the conformance.variants.Variant checked; None: the defaults
+
+    @property
+    def fit_with(self) -> str:
+        """How the checks fit in this configuration: ``fit``, ``sample_weight`` or ``partial_fit``."""
+        return self.configuration.fit_with if self.configuration is not None else "fit"
+    # Parameters setting a number of rows per batch (any name containing "batch_size"), in order.
+    batch_size_params: tuple = ()
 
     @property
     def is_classifier(self) -> bool:
@@ -110,7 +129,34 @@ def conformance_tags(estimator) -> dict:
         raise ValueError(f"kind must be one of {', '.join(KIND_NAMES)}, got {tags['kind']!r}")
     if tags["input_kind"] is not None and tags["input_kind"] not in INPUT_KINDS:
         raise ValueError(f"input_kind must be one of {', '.join(INPUT_KINDS)}, got {tags['input_kind']!r}")
+    if not isinstance(tags["derive_configurations"], bool):
+        raise ValueError(f"derive_configurations must be True or False, got {tags['derive_configurations']!r}")
+    _check_configurations(tags["configurations"])
     return tags
+
+
+def _check_configurations(configurations) -> None:
+    """``ValueError`` unless ``configurations`` is a list of non-empty ``{parameter name: value}`` dicts."""
+    if not isinstance(configurations, (list, tuple)):
+        raise ValueError(f"configurations must be a list of {{parameter: value}} dicts, got "
+                         f"{type(configurations).__name__}")
+    for i, item in enumerate(configurations):
+        if not isinstance(item, dict) or not item or not all(isinstance(k, str) for k in item):
+            raise ValueError(f"configurations[{i}] must be a non-empty dict of parameter name -> value, "
+                             f"e.g. {{'early_stopping': True}}; got {item!r}")
+
+
+def _declared_configurations(estimator, declared) -> tuple:
+    """The declared configurations, each name checked against ``get_params(deep=True)``."""
+    if not declared:
+        return ()
+    known = estimator.get_params(deep=True)
+    for i, item in enumerate(declared):
+        unknown = sorted(set(item) - set(known))
+        if unknown:
+            raise ValueError(f"configurations[{i}] names {unknown}, which {type(estimator).__name__} does not have; "
+                             f"its parameters: {', '.join(sorted(known))}")
+    return tuple(dict(item) for item in declared)
 
 
 def estimator_traits(estimator) -> EstimatorTraits:
@@ -149,7 +195,17 @@ def estimator_traits(estimator) -> EstimatorTraits:
         fit_accepts_sample_weight=has_fit_parameter(estimator, "sample_weight"),
         kind=verdict,
         input_kind=tags["input_kind"] or input_kind_from_tags(estimator, sk_tags),
+        params=dict(params),
+        declared_configurations=_declared_configurations(estimator, tags["configurations"]),
+        derive_configurations=tags["derive_configurations"],
+        batch_size_params=batch_size_params(params),
     )
+
+
+def batch_size_params(params: dict) -> tuple:
+    """The names among ``params`` that hold a positive int and contain ``batch_size``."""
+    return tuple(name for name, value in params.items() if "batch_size" in name.lower()
+                 and isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def input_kind_from_tags(estimator, sk_tags) -> str:

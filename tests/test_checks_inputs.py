@@ -9,6 +9,7 @@ import conformance
 from conformance.registry import registered_checks
 from tests.conftest import verdict
 from tests.estimators import inputs_defects as defects
+from conformance.settings import BUDGETS
 from tests.estimators.base import TinyTorchClassifier, TinyTorchRegressor
 
 INPUT_CHECKS = sorted(c.id for c in registered_checks() if c.category == "inputs")
@@ -31,7 +32,7 @@ def repro_code(message):
 
 def test_the_required_check_ids_are_registered():
     assert {"inputs.batch_invariance", "inputs.row_order_invariance"} <= set(INPUT_CHECKS)
-    assert len(INPUT_CHECKS) == 9
+    assert len(INPUT_CHECKS) == 12
 
 
 @pytest.mark.parametrize("check_id", GENERAL_CHECKS)
@@ -46,12 +47,16 @@ def test_inputs_checks_pass_or_skip_sklearn_estimators(estimator):
     report = conformance.check(estimator, checks=["inputs.*"], **FAST)
     bad = [(r.check, r.message) for r in report.results if r.status not in ("passed", "skipped")]
     assert not bad
-    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - {"inputs.float64_precision", "inputs.sample_weight_equivalence"}
+    # Not for them: torch-only rules, and batch boundaries (no batch-size parameter).
+    torch_only = {"inputs.float64_precision", "inputs.sample_weight_equivalence", "inputs.batch_boundaries",
+                  "inputs.learns_unstandardised_data", "inputs.degenerate_data"}
+    assert {r.check for r in report.results} >= set(INPUT_CHECKS) - torch_only
 
 
 def test_valid_dtypes_check_fails_estimator_that_calls_torch_from_numpy_on_lists():
     message = failed(defects.FromNumpyClassifier(), "inputs.valid_dtypes_and_layouts")
-    assert "TypeError" in message and "expected np.ndarray" in message
+    # The layout sweep meets a read-only array before a list: torch's warning about it, or its TypeError.
+    assert ("TypeError" in message and "expected np.ndarray" in message) or "not writable" in message
 
 
 def test_output_contract_check_fails_estimator_returning_torch_tensors():
@@ -129,7 +134,10 @@ def test_row_order_check_fails_estimator_using_each_calls_statistics():
         def __init__(self, hidden=16, lr=0.05, max_epochs=40, batch_size=2, random_state=0):
             super().__init__(hidden, lr, max_epochs, batch_size, random_state)
 
-    assert "differs from the original output permuted" in failed(SmallBatches(), "inputs.row_order_invariance")
+    # The quick profile's 8 drawn inputs happen to miss it since the layouts were widened (issue 12);
+    # the standard profile's 25 find it.
+    result = verdict(SmallBatches(), "inputs.row_order_invariance", profile="standard", isolation="none")
+    assert result.status == "failed" and "differs from the original output permuted" in result.message
 
 
 def test_failure_message_is_a_script_that_reproduces_the_failure():
@@ -143,7 +151,7 @@ def test_failure_message_is_a_script_that_reproduces_the_failure():
 def test_failure_on_a_fitted_estimator_reproduces_from_the_ordinary_data():
     message = failed(defects.PerBatchCentringRegressor(), "inputs.batch_invariance")
     code = repro_code(message)
-    assert "dataset_for(estimator, 40)" in code
+    assert f"dataset_for(estimator, {BUDGETS['quick'].n_samples})" in code
     assert "np.testing.assert_allclose(" in code and "the 'batch' tolerance" in code
     with pytest.raises(AssertionError):
         exec(compile(code, "<repro>", "exec"), {})

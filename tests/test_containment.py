@@ -38,7 +38,9 @@ class Suite:
         self.folder = folder
         self.marker = uuid.uuid4().hex
         self.fit_started = folder / "fit-started"
-        environment = {**os.environ, "PYTHONPATH": str(REPO), MARKER: self.marker,
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_FRESH_SERVER")}
+        # Not this test process's fresh-process server: the run starts its own, which it must stop.
+        environment = {**inherited, "PYTHONPATH": str(REPO), MARKER: self.marker,
                        FIT_STARTED_VARIABLE: str(self.fit_started), **env}
         self.out, self.err = open(folder / "out.txt", "w"), open(folder / "err.txt", "w")
         self.process = subprocess.Popen([sys.executable, "-m", "conformance", *args, "-p", "no:cacheprovider"],

@@ -165,3 +165,14 @@ def test_inference_never_writes_into_the_callers_array(dtype):
     classifier.predict(X)  # no scaler: the module gets the estimator's copy of X itself
     PretrainedTransformer(module=ClampsItsInputInPlace).fit(X).transform(X)
     np.testing.assert_array_equal(X, before)  # a from_numpy view here would have been clamped
+
+
+@pytest.mark.parametrize("view", ["rows", "columns", "one_row"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensors_are_made_from_views_with_negative_strides(view, dtype):
+    X = np.arange(24, dtype=dtype).reshape(3, 8)
+    reversed_view = {"rows": X[::-1], "columns": X[:, ::-1], "one_row": X[::-1][:1]}[view]
+    tensor = _torch.to_tensor(reversed_view, torch.float32, torch.device("cpu"))
+    assert np.array_equal(tensor.numpy(), reversed_view.astype(np.float32))
+    transformer = PretrainedTransformer(module=DemoEncoder).fit(np.ones((4, 8)))
+    assert np.array_equal(transformer.transform(reversed_view), transformer.transform(reversed_view.copy()))

@@ -11,19 +11,26 @@ from conformance.settings import InvalidSetting, Settings
 from conformance.targets import Target
 from tests.estimators.base import TinyTorchClassifier
 from tests.estimators.determinism_defects import SharedGeneratorClassifier
-from tests.estimators.device_estimators import DeviceTorchClassifier
+from tests.estimators.device_estimators import DeviceTorchClassifier, DeviceTorchRegressor
 
 FAST = {"profile": "quick", "isolation": "none"}
 LOOSE_BITWISE = "[tool.conformance.tolerances]\nbitwise = {rtol = 10.0, atol = 10.0}\n"
 
 
+class SharedGeneratorRegressor(DeviceTorchRegressor):
+    """SharedGeneratorClassifier's mistake in a regressor: its outputs are all continuous, so a
+    loose tolerance covers every difference (a classifier's labels must match exactly)."""
+
+    _shuffle_order = SharedGeneratorClassifier._shuffle_order
+
+
 def test_python_api_reads_the_project_tolerances_from_the_nearest_pyproject(tmp_path, monkeypatch):
     check = "determinism.same_seed_same_fit"
-    assert conformance.check(SharedGeneratorClassifier(), checks=[check], **FAST).results[0].status == "failed"
+    assert conformance.check(SharedGeneratorRegressor(), checks=[check], **FAST).results[0].status == "failed"
     (tmp_path / "pyproject.toml").write_text(LOOSE_BITWISE)
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    result = conformance.check(SharedGeneratorClassifier(), checks=[check], **FAST).results[0]
+    result = conformance.check(SharedGeneratorRegressor(), checks=[check], **FAST).results[0]
     assert result.status == "passed", result.message
 
 

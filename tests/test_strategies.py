@@ -26,17 +26,59 @@ def test_feature_inputs_have_the_drawn_shape_dtype_and_finite_values(case):
 @given(cs.feature_inputs(n_rows=(2, 6), n_features=(2, 4)))
 def test_built_input_has_the_drawn_layout_and_container(case):
     value = case.build()
-    if case.container == "list":
-        assert isinstance(value, list) and len(value) == case.shape[0]
+    if case.container in ("list", "tuple"):
+        assert isinstance(value, list if case.container == "list" else tuple) and len(value) == case.shape[0]
         return
-    if case.container == "dataframe":
+    if case.container in ("dataframe", "nullable_dataframe"):
         assert isinstance(value, pd.DataFrame) and list(value.columns) == case.columns()
+        nullable = all(isinstance(dtype, pd.api.extensions.ExtensionDtype) for dtype in value.dtypes)
+        assert nullable == (case.container == "nullable_dataframe")
         return
     assert isinstance(value, np.ndarray) and np.array_equal(value, case.array)
+    assert isinstance(value, np.memmap) == (case.layout == "memmap")
+    assert value.dtype.isnative == (case.layout != "byteswapped" or value.dtype.itemsize == 1)
+    assert (min(value.strides) < 0) == (case.layout in ("reversed_rows", "reversed_columns") and min(value.shape) > 1)
     flags = value.flags
-    expected = {"C": (True, False, True), "F": (False, True, True),
-                "strided": (False, False, True), "readonly": (True, False, False)}[case.layout]
-    assert (flags.c_contiguous, flags.f_contiguous, flags.writeable) == expected
+    expected = {"C": (True, True), "F": (case.shape[1] == 1 or case.shape[0] == 1, True),
+                "strided": (False, True), "readonly": (True, False), "memmap": (True, False),
+                "byteswapped": (True, True), "reversed_rows": (case.shape[0] == 1, True),
+                "reversed_columns": (case.shape[1] == 1, True)}[case.layout]
+    assert (flags.c_contiguous, flags.writeable) == expected
+
+
+def test_every_layout_and_container_is_drawn():
+    seen = set()
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(cs.feature_inputs(n_rows=(2, 3), n_features=(2, 3)))
+    def collect(case):
+        seen.add((case.layout, case.container))
+
+    collect()
+    assert {layout for layout, _ in seen} == set(cs.LAYOUTS)
+    assert {container for _, container in seen} == set(cs.CONTAINERS)
+
+
+@FEW
+@given(cs.degenerate_inputs(n_rows=(3, 6), n_features=(1, 4)))
+def test_degenerate_inputs_are_what_their_note_says(case):
+    X, kind = case.array, next(k for k, note in cs.DEGENERACIES.items() if note == case.note)
+    assert X.dtype == (np.float32 if kind.startswith("float32") else np.float64)
+    column = X[:, 0]
+    checks = {"constant_column": lambda: np.all(column == 7.5), "zero_column": lambda: np.all(column == 0),
+              "duplicated_column": lambda: np.array_equal(X[:, 1], column), "identical_rows": lambda: np.all(X == X[0]),
+              "tiny_column": lambda: 0 < np.abs(column).max() <= 1e-8,
+              "huge_column": lambda: 1e6 < np.abs(column).max() <= 1e8,
+              "float32_huge": lambda: np.isfinite(X).all() and 1e35 < np.abs(X).max() <= 1e37,
+              "float32_subnormal": lambda: np.abs(X).max() < np.finfo(np.float32).smallest_normal}
+    assert checks[kind]()
+
+
+@FEW
+@given(cs.classification_targets(n_samples=12, classes=np.array([-1, 2, 7]), singleton=True))
+def test_singleton_targets_have_one_class_with_exactly_one_sample(y):
+    values, counts = np.unique(y, return_counts=True)
+    assert values.tolist() == [-1, 2, 7] and counts[-1] == 1 and counts[:-1].min() >= 2
 
 
 @FEW
@@ -45,12 +87,13 @@ def test_code_rebuilds_exactly_the_built_input(case):
     namespace = {"np": np}
     exec("\n".join(case.code("X")), namespace)
     rebuilt, built = namespace["X"], case.build()
-    if case.container == "dataframe":
-        assert rebuilt.equals(built)
-    elif case.container == "list":
+    if case.container in ("dataframe", "nullable_dataframe"):
+        assert rebuilt.equals(built) and list(rebuilt.dtypes) == list(built.dtypes)
+    elif case.container in ("list", "tuple"):
         assert rebuilt == built
     else:
         assert rebuilt.dtype == built.dtype and np.array_equal(rebuilt, built)
+        assert rebuilt.strides == built.strides and type(rebuilt) is type(built)
         assert rebuilt.flags.c_contiguous == built.flags.c_contiguous
         assert rebuilt.flags.writeable == built.flags.writeable
 

@@ -17,6 +17,7 @@ from conformance.tolerance import (
 from conformance.project import load_pyproject_overrides
 from tests.conftest import verdict
 from tests.estimators.determinism_defects import SharedGeneratorClassifier, ThreadBatchRegressor
+from tests.estimators.device_estimators import DeviceTorchRegressor
 
 FAST = {"profile": "quick", "isolation": "none"}
 
@@ -161,12 +162,19 @@ def test_check_message_says_when_a_tag_override_was_used():
     assert "rtol=1e-06, atol=1e-06" in result.message and "tolerance override from" in result.message
 
 
-class _TaggedSharedGeneratorClassifier(SharedGeneratorClassifier):
+class _SharedGeneratorRegressor(DeviceTorchRegressor):
+    """SharedGeneratorClassifier's mistake in a regressor: its outputs are all continuous, so a
+    loose tolerance covers every difference (a classifier's labels must match exactly)."""
+
+    _shuffle_order = SharedGeneratorClassifier._shuffle_order
+
+
+class _TaggedSharedGeneratorRegressor(_SharedGeneratorRegressor):
     def __conformance_tags__(self):
         return {"tolerances": {"bitwise": {"rtol": 10.0, "atol": 10.0}}}
 
 
 def test_loose_enough_override_turns_a_failing_comparison_into_a_pass():
-    assert verdict(SharedGeneratorClassifier(), "determinism.same_seed_same_fit", **FAST).status == "failed"
-    result = verdict(_TaggedSharedGeneratorClassifier(), "determinism.same_seed_same_fit", **FAST)
+    assert verdict(_SharedGeneratorRegressor(), "determinism.same_seed_same_fit", **FAST).status == "failed"
+    result = verdict(_TaggedSharedGeneratorRegressor(), "determinism.same_seed_same_fit", **FAST)
     assert result.status == "passed", result.message

@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import os
 
+from conformance.checks._support.continuation import (
+    optimizer_steps,
+    restarted_optimizers,
+    trained_by_partial_fit,
+    warm_started,
+)
 from conformance.checks._support.fresh_fit import fits_in_fresh_process, thread_counts
-from conformance.checks._support.outputs import Recipe, fail_if_differ
+from conformance.checks._support.outputs import Recipe, fail_if_differ, same_outputs
 from conformance.checks._support.seeding import fit_outputs, seed_global_rngs, seed_params
 from conformance.globalstate import GlobalState
 from conformance.registry import register
@@ -23,6 +29,11 @@ from conformance.repro import params_text
 from conformance.tolerance import compare_outputs, continuous_outputs
 
 OTHER_GLOBAL_SEED = 12345
+# global_rng_untouched fits with this seed from global RNGs seeded with CALLER_SEED: neither is 0
+# and they differ, so an estimator that reseeds a global RNG with its random_state (or with 0)
+# moves it (docs/writing-checks.md, "Coincidences").
+UNTOUCHED_RANDOM_STATE = 7
+CALLER_SEED = 31337
 MAX_THREADS = 4
 # How each global RNG is read, for a reproduction asserting it unchanged.
 RNG_READERS = {"numpy.random (legacy global)": "np.random.get_state()", "random": "random.getstate()",
@@ -106,25 +117,27 @@ def global_rng_untouched(ctx):
     A library that reseeds or draws from the caller's RNGs silently changes everything the
     caller does next (their data split, their dropout). Note that building an ``nn.Linear`` draws
     from torch's global RNG: build modules under ``torch.random.fork_rng`` or seed them locally.
+    The caller's seed and ``random_state`` differ and neither is 0, so reseeding with either is seen.
     """
     data = ctx.data()
-    params = seed_params(ctx, 0)
+    params = seed_params(ctx, UNTOUCHED_RANDOM_STATE)
     estimator = ctx.new(**params)
     if ctx.traits.torch:
         _prepare_torch_rngs(ctx, estimator)
-    seed_global_rngs(0, ctx.traits.torch)
+    seed_global_rngs(CALLER_SEED, ctx.traits.torch)
     before = GlobalState.capture()
-    estimator.fit(*data.fit_args())
+    ctx.fit(estimator, data)
     changed = before.rng_changes(GlobalState.capture())
     if changed:
         reads = [RNG_READERS[name] for name in changed if name in RNG_READERS]
         ctx.fail(f"fit with {params_text(params)} changed the global RNG state of: {', '.join(changed)}",
-                 observed="changed: " + ", ".join(changed), expected="every global RNG state unchanged",
+                 observed="changed: " + ", ".join(changed),
+                 expected=f"every global RNG state unchanged (the caller had seeded them with {CALLER_SEED})",
                  repro=ctx.repro("import pickle, random", "import numpy as np, torch",
                                  f"estimator.set_params({params_text(params)})",
-                                 "from conformance.testing import seed_global_rngs", "seed_global_rngs(0)",
+                                 "from conformance.testing import seed_global_rngs", f"seed_global_rngs({CALLER_SEED})",
                                  *(f"before_{i} = pickle.dumps({read})" for i, read in enumerate(reads)),
-                                 "estimator.fit(X, y)",
+                                 f"estimator.fit({'X, y' if data.y is not None else 'X'})",
                                  *(f"assert pickle.dumps({read}) == before_{i}, 'fit changed {read}'"
                                    for i, read in enumerate(reads))))
 
@@ -182,7 +195,11 @@ def refit_matches_fresh_fit(ctx):
     cross-validation (which refit one object) silently leak earlier folds into later ones.
     """
     if ctx.estimator.get_params(deep=False).get("warm_start"):
-        ctx.skip("warm_start is set: carrying state over between fits is what the user asked for")
+        ctx.skip("warm_start is set: carrying state over between fits is what the user asked for "
+                 "(determinism.warm_start_continues_training checks that it does)")
+    if trained_by_partial_fit(ctx.traits):
+        ctx.skip("this configuration trains with partial_fit, which continues by design "
+                 "(determinism.partial_fit_continues_training checks that it does)")
     data = ctx.data()
     params = seed_params(ctx, 0)
     estimator = ctx.new(**params)
@@ -213,3 +230,62 @@ def thread_count_agrees(ctx):
                    f"fits with torch.set_num_threads(1) and ({many}) disagree",
                    Recipe((*SEEDING, "import torch", "torch.set_num_threads(1)", seeded_fit_line("expected", params),
                            f"torch.set_num_threads({many})", seeded_fit_line("observed", params))), compute=compute)
+
+
+@register("determinism.warm_start_continues_training", applies_to=("torch",), requires=warm_started)
+def warm_start_continues_training(ctx):
+    """With ``warm_start=True`` a second ``fit`` continues from the first: the outputs differ from a fresh fit's, and each fitted torch optimizer keeps its state (its step count goes on).
+
+    ``warm_start=True`` is how users train in stages (more epochs, new data, a lower learning
+    rate); an estimator that ignores it retrains from scratch, and one that rebuilds its
+    optimizer throws away Adam's moment estimates or the momentum at every stage, so the
+    staged training is not the one they asked for.
+    """
+    data = ctx.data()
+    params = seed_params(ctx, 0)
+    estimator = ctx.new(**params)
+    fit_outputs(ctx, data, params, estimator=estimator)
+    first = optimizer_steps(estimator)
+    continued = fit_outputs(ctx, data, params, estimator=estimator)
+    second = optimizer_steps(estimator)
+    setup = ("import numpy as np", *SEEDING, "from conformance.testing import fitted_outputs, optimizer_steps",
+             f"warm = clone(estimator).set_params({params_text(params)})", "seed_global_rngs(0); warm.fit(X, y)",
+             "first = optimizer_steps(warm)", "seed_global_rngs(0); warm.fit(X, y)", "second = optimizer_steps(warm)")
+    if same_outputs(continued, fit_outputs(ctx, data, params)):
+        ctx.fail("a second fit with warm_start=True gave bitwise the outputs of a fresh fit: it started over",
+                 expected="the second fit starts from the first fit's model, so its outputs differ",
+                 repro=ctx.repro(*setup, seeded_fit_line("fresh", params), "a, b = fitted_outputs(warm, X), "
+                                 "fitted_outputs(fresh, X)", "assert any(not np.array_equal(a[m], b[m]) for m in a), "
+                                 "'warm_start=True: the second fit is a fresh fit'"))
+    restarted = restarted_optimizers(first, second)
+    if restarted:
+        ctx.fail("with warm_start=True the second fit rebuilt the optimizer, losing its state: " + "; ".join(restarted),
+                 expected="the optimizer of the first fit, its state kept, takes the second fit's steps",
+                 repro=ctx.repro(*setup, "assert all(second.get(name, 0) > steps for name, steps in first.items()), "
+                                 "f'the optimizer restarted: steps {first} after the first fit, {second} after the second'"))
+    return None if first else "no fitted torch optimizer counts its steps: only the outputs were compared"
+
+
+@register("determinism.partial_fit_continues_training", applies_to=("any",), requires=trained_by_partial_fit)
+def partial_fit_continues_training(ctx):
+    """``partial_fit`` continues from what earlier calls learnt: after a pass over one dataset, a pass over a second gives another model than the second pass alone.
+
+    ``partial_fit`` is how users train on data that arrives in chunks or does not fit in memory;
+    one that rebuilds the model (or the optimizer's state) at each call forgets every earlier
+    chunk and quietly keeps only the last one.
+    """
+    first, second = ctx.data(seed=1), ctx.data()
+    params = seed_params(ctx, 0)
+    both = ctx.new(**params)
+    fit_outputs(ctx, first, params, estimator=both)
+    after_both = fit_outputs(ctx, second, params, estimator=both)
+    alone = fit_outputs(ctx, second, params)
+    if same_outputs(after_both, alone):
+        ctx.fail("partial_fit over a second dataset gave bitwise the model of that pass alone: the first pass was "
+                 "forgotten", expected="a model that still reflects the earlier calls, so its outputs differ",
+                 repro=ctx.repro("import numpy as np", *SEEDING, "from conformance.testing import fitted_outputs",
+                                 seeded_fit_line("both", params, data="X_other, y_other"),
+                                 seeded_fit_line("both", params, estimator="both"), seeded_fit_line("alone", params),
+                                 "a, b = fitted_outputs(both, X), fitted_outputs(alone, X)",
+                                 "assert any(not np.array_equal(a[m], b[m]) for m in a), "
+                                 "'partial_fit forgot the first pass'"))

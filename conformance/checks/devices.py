@@ -72,7 +72,7 @@ def fit_on(ctx, data, device: str, random_state: int = 0):
     params = {**seed_params(ctx, random_state), ctx.traits.device_param: device}
     seed_global_rngs(0, torch_too=True)
     estimator = ctx.new(**params)
-    estimator.fit(*data.fit_args())
+    ctx.fit(estimator, data)
     return estimator
 
 

@@ -8,6 +8,7 @@ minimal input hypothesis shrank to as a copy-paste script, with the seed that fo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import warnings
@@ -18,9 +19,10 @@ from hypothesis import strategies as st
 
 from conformance import strategies as cs
 from conformance.checks._support.outputs import Recipe, dense, output_methods
+from conformance.checks._support.refusals import first_line, is_clear_refusal, leaked_error, unwritable_warnings
 from conformance.checks._support.seeding import seed_params
 from conformance.checks._support.search import Violation, search
-from conformance.data import LONG_DOCUMENT_WORDS
+from conformance.data import LONG_DOCUMENT_WORDS, class_values
 from conformance.checks._support.tags import (
     input_tag,
     multi_class,
@@ -69,8 +71,8 @@ def fit_y(ctx, n_samples: int, draw, classes=None):
     if not needs_y(ctx.traits):
         return None
     if ctx.traits.is_classifier or ctx.traits.is_transformer:  # supervised transformers select on labels
-        if classes is None:
-            classes = np.arange(3 if multi_class(ctx.traits) else 2)
+        if classes is None:  # the ordinary data's labels: not 0..k-1 (docs/writing-checks.md, "Coincidences")
+            classes = class_values(3 if multi_class(ctx.traits) else 2)
         return draw(cs.classification_targets(n_samples=n_samples, classes=classes))
     n_outputs = 2 if not single_output(ctx.traits) else 1
     return draw(cs.regression_targets(n_samples=n_samples, n_outputs=n_outputs))
@@ -179,14 +181,17 @@ def call_all(estimator, X, methods, script, name: str = "X", suffix: str = "") -
 
 @register("inputs.valid_dtypes_and_layouts", applies_to=SUPERVISED)
 def valid_dtypes_and_layouts(ctx):
-    """fit and every inference method accept every valid input of their kind: any numeric dtype, memory layout and container, or for text any sequence of documents.
+    """fit and every inference method accept every valid input of their kind (any numeric dtype, memory layout and container, or for text any sequence of documents), without torch's errors or warnings about it.
 
-    Users pass float32 and int64 arrays, Fortran-ordered and sliced views, read-only arrays,
-    nested lists and pandas DataFrames; a wrapper that feeds them straight to torch raises
-    "expected scalar type Float but found Double" or "expected np.ndarray (got list)" instead
-    of converting as every sklearn estimator does. Text arrives as lists, tuples, numpy ``str``
-    and object arrays and pandas ``Series`` (of objects or ``StringDtype``), with empty,
-    non-ASCII and very long documents among them.
+    Users pass float32 and int64 arrays, Fortran-ordered, sliced and reversed views, read-only
+    arrays and memmaps, arrays in non-native byte order, nested lists and tuples and pandas
+    DataFrames (nullable dtypes included); a wrapper that feeds them straight to torch raises
+    "expected scalar type Float but found Double", "At least one stride in the given numpy array
+    is negative" or "expected np.ndarray (got list)", or warns "The given NumPy array is not
+    writable", instead of converting as every sklearn estimator does. A float32 array often
+    reaches torch as a view where a float64 one is copied, so every layout and container is
+    tried in both. Text arrives as lists, tuples, numpy ``str`` and object arrays and pandas
+    ``Series`` (of objects or ``StringDtype``), with empty, non-ASCII and very long documents.
     """
     lim = limits(ctx)
     positive = input_tag(ctx.traits, "positive_only")
@@ -208,11 +213,78 @@ def valid_dtypes_and_layouts(ctx):
         X, y, X_test = case
         estimator = ctx.new()
         script.add(f"# fit on a {X.describe()}", *X.code("X"), *y_code(y), fit_call(y))
-        estimator.fit(*((X.build(),) if y is None else (X.build(), y)))
+        _without_unwritable_warning(script, fit_call(y), lambda: ctx.fit_arrays(estimator, X.build(), y))
         script.add(f"# then call on a {X_test.describe()}", *X_test.code("X_test"))
-        call_all(estimator, X_test.build(), inference_methods(estimator), script, "X_test")
+        for method in inference_methods(estimator):
+            _without_unwritable_warning(script, f"estimator.{method}(X_test)",
+                                        lambda method=method: call_all(estimator, X_test.build(), [method], script,
+                                                                       "X_test"))
 
-    search(ctx, cases(), prop)
+    sweep = [] if is_text(ctx) else layout_sweep(ctx)
+    with _torch_warns_always():  # the sweep counts towards the profile's budget of examples
+        search(ctx, cases(), prop, examples=sweep, max_examples=max(ctx.budget.max_examples - len(sweep),
+                                                                    ctx.budget.max_examples // 3))
+
+
+def layout_sweep(ctx) -> list:
+    """One case per layout and container, in float32 and in float64: fit and predict get the same kind.
+
+    The ``quick`` profile fits each kind in one of the two dtypes (alternating) and still
+    predicts on both; the others fit every kind in both dtypes.
+    """
+    lim = limits(ctx)
+    data, test = ctx.data(n_samples=lim.fit_rows[0]), ctx.data(n_samples=lim.predict_rows[1], seed=1)
+    positive = input_tag(ctx.traits, "positive_only")
+    kinds = [(layout, "ndarray") for layout in cs.LAYOUTS] + [("C", c) for c in cs.available_containers()
+                                                               if c != "ndarray"]
+    y = data.y if needs_y(ctx.traits) else None
+    cases = []
+    for i, (layout, container) in enumerate(kinds):
+        for j, dtype in enumerate((np.float32, np.float64)):
+            if ctx.settings.profile == "quick" and (i + j) % 2:
+                continue
+            X, X_test = (np.abs(a) if positive else a for a in (data.X, test.X))
+            cases.append((cs.FeatureInput(X.astype(dtype), layout, container), y,
+                          cs.FeatureInput(X_test.astype(dtype), layout, container)))
+    return cases
+
+
+def _without_unwritable_warning(script, code: str, call):
+    """Run ``call`` (the Python ``code``, already in ``script``), failing when it warns that an array is not writable.
+
+    torch warns about it once per process: the reproduction asks it to warn every time
+    (``torch.set_warn_always``), as the check does, and makes the call again.
+    """
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        result = call()
+    found = unwritable_warnings(records)
+    if found:
+        script.add("import torch, warnings", "torch.set_warn_always(True)",
+                   "with warnings.catch_warnings(record=True) as caught:",
+                   "    warnings.simplefilter('always')", f"    {code}",
+                   "assert not [str(w.message) for w in caught if 'writable' in str(w.message)], "
+                   "[str(w.message) for w in caught]")
+        raise Violation(f"{code.split('(')[0].split('.')[-1]} warned that the array is not writable: "
+                        f"{found[0][:160]!r} (torch.from_numpy/as_tensor on a read-only array; copy it, "
+                        "e.g. torch.tensor(X), or validate with sklearn's validate_data first)",
+                        observed=found[0][:200], expected="no warning: read-only arrays are valid input")
+    return result
+
+
+@contextlib.contextmanager
+def _torch_warns_always():
+    """torch warns once per process about read-only arrays; make it warn every time, so each example is judged alike."""
+    torch = sys.modules.get("torch")
+    if torch is None or not hasattr(torch, "set_warn_always"):
+        yield
+        return
+    before = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        yield
+    finally:
+        torch.set_warn_always(before)
 
 
 class Problem(str):
@@ -355,7 +427,7 @@ def output_contract(ctx):
         X, y, X_test = case
         estimator = ctx.new()
         script.add(*X.code("X"), *y_code(y), fit_call(y))
-        estimator.fit(*((X.build(),) if y is None else (X.build(), y)))
+        ctx.fit_arrays(estimator, X.build(), y)
         script.add(*X_test.code("X_test"))
         for rows, name in ((X_test.array, "X_test"), (X_test.array[:1], "X_test[:1]")):
             for method in inference_methods(estimator):
@@ -409,7 +481,7 @@ def float64_precision(ctx):
         estimator = ctx.new()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            estimator.fit(X[:split] + offset, y[:split])
+            ctx.fit_arrays(estimator, X[:split] + offset, y[:split])
             scores[name] = float(estimator.score(X[split:] + offset, y[split:]))
     if scores["centred"] < 0.5:
         ctx.skip(f"scores {scores['centred']:.3f} on the ordinary centred data (below 0.5), too little "
@@ -650,7 +722,7 @@ def _with(X, value):
     return X
 
 
-@register("inputs.invalid_input_errors", applies_to=SUPERVISED)
+@register("inputs.invalid_input_errors", applies_to=SUPERVISED, fits_as_configured=False)
 def invalid_input_errors(ctx):
     """Invalid input raises ValueError or TypeError whose message names the problem.
 
@@ -889,7 +961,8 @@ def _fit_takes_sample_weight(profile) -> bool:
     return profile.fit_accepts_sample_weight
 
 
-@register("inputs.sample_weight_equivalence", applies_to=("torch",), requires=_fit_takes_sample_weight)
+@register("inputs.sample_weight_equivalence", applies_to=("torch",), requires=_fit_takes_sample_weight,
+          fits_as_configured=False)
 def sample_weight_equivalence(ctx):
     """Integer sample weights act like repeating rows, and zero weights like dropping them, up to float rounding.
 
@@ -901,6 +974,9 @@ def sample_weight_equivalence(ctx):
     """
     from sklearn.utils import shuffle
 
+    if ctx.traits.params.get("early_stopping") is True:
+        ctx.skip("early_stopping=True holds out a validation split, and repeated rows split otherwise than "
+                 "weighted ones: the two fits legitimately differ")
     data = ctx.data(n_samples=30, seed=7)
     rng = np.random.default_rng(7)
     weights = rng.integers(0, 4, size=len(data.X))
@@ -928,3 +1004,267 @@ def sample_weight_equivalence(ctx):
             ctx.fail(f"{method} after fitting with integer sample_weight differs from fitting on the rows repeated "
                      f"that many times (zero weight: row dropped): {problem}", expected=tolerance.describe(),
                      repro=ctx.repro(*Recipe(steps).lines(method, expected, tolerance)))
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerate but valid data: finite answers, or a refusal of the estimator's own.
+
+# Degeneracies of the target: a class with a single sample (absent from all but one mini-batch)
+# for classifiers, a constant target for regressors.
+TARGET_DEGENERACIES = {"single_sample_class": "the last class has a single sample",
+                       "constant_target": "the target is constant"}
+
+
+def _target_kinds(ctx) -> tuple:
+    if ctx.traits.is_classifier:
+        return ("single_sample_class",)
+    return ("constant_target",) if ctx.traits.is_regressor else ()
+
+
+def degenerate_target(ctx, kind: str, y):
+    """``y`` made degenerate as ``kind`` says: its last class kept on one row only, or every value equal."""
+    y = np.array(y)
+    if kind == "constant_target":
+        return np.full(y.shape, 3.0)
+    last = np.unique(y)[-1]
+    rows = np.flatnonzero(y == last)
+    y[rows[1:]] = np.unique(y)[0]
+    return y
+
+
+def _torch_backed(traits) -> bool:
+    return "torch" in traits.kinds
+
+
+# Torch-backed only: sklearn's own estimators define the contract, and some of them refuse
+# degenerate data in their own documented way (PCA's score_samples on a singular covariance).
+@register("inputs.degenerate_data", applies_to=SUPERVISED, input_kinds=("tabular",), requires=_torch_backed)
+def degenerate_data(ctx):
+    """fit and every inference method, given degenerate but valid data, return finite outputs of the right shape or refuse it with a ValueError of their own (never NaN or inf, never torch's or numpy.linalg's error).
+
+    Real tabular data has constant, all-zero and duplicated columns, identical rows, features
+    on scales of 1e-8 and 1e8, float32 values near its largest and below its smallest normal,
+    classes with a single sample (absent from most mini-batches) and constant targets. A
+    division by a zero standard deviation, a Cholesky of a singular covariance, class weights
+    from a mini-batch that lacks a class, or statistics summed in float32 turn them into NaN
+    returned without a word, or into "Singular matrix" and torch's own exceptions, which name
+    the symptom rather than the data.
+    """
+    lim = limits(ctx)
+    positive = input_tag(ctx.traits, "positive_only")
+    x_kinds = tuple(k for k in cs.DEGENERACIES if k != "duplicated_column" or lim.widths[1] > 1)
+    kinds = x_kinds + _target_kinds(ctx)
+
+    @st.composite
+    def cases(draw):
+        kind = draw(st.sampled_from(kinds))
+        if kind in cs.DEGENERACIES:
+            X = draw(cs.degenerate_inputs(n_rows=lim.fit_rows, n_features=lim.widths, kinds=(kind,)))
+            return _positive(X, positive), fit_y(ctx, X.shape[0], draw), kind
+        X = draw(cs.feature_inputs(n_rows=lim.fit_rows, n_features=draw(st.integers(*lim.widths)),
+                                   dtypes=("float64",), layouts_=("C",), containers_=("ndarray",), positive=positive))
+        y = fit_y(ctx, X.shape[0], draw)
+        return X, degenerate_target(ctx, kind, y), kind
+
+    def prop(case, script):
+        X, y, kind = case
+        note = X.note or TARGET_DEGENERACIES.get(kind, "")
+        script.add(f"# {note}: a {X.describe()}", *X.code("X"), *y_code(y))
+        estimator = ctx.new()
+        if not _answers_or_refuses(script, fit_call(y), lambda: estimator.fit(*((X.build(),) if y is None
+                                                                                else (X.build(), y))), note):
+            return
+        for method in inference_methods(estimator):
+            out = [None]
+
+            def call(method=method):
+                out[0] = getattr(estimator, method)(X.build())
+            if not _answers_or_refuses(script, f"out = estimator.{method}(X)", call, note):
+                continue
+            problems = contract_problems(ctx, estimator, method, out[0], X.shape[0], y, X.dtype)
+            if problems:
+                script.add(*problems[0].assertion.splitlines())
+                raise Violation(f"{method} on degenerate data ({note}): " + "; ".join(problems),
+                                observed=_describe_output(out[0]),
+                                expected="finite values of the documented shape, or a ValueError refusing the data")
+
+    # One example of each kind on every profile, then a third of the profile's budget of draws.
+    search(ctx, cases(), prop, examples=_degenerate_examples(ctx, x_kinds, positive),
+           max_examples=max(1, ctx.budget.max_examples // 3))
+
+
+def _positive(X, positive: bool):
+    return cs.FeatureInput(np.abs(X.array), X.layout, X.container, X.note) if positive else X
+
+
+def _degenerate_examples(ctx, x_kinds, positive) -> list:
+    """One case of each degeneracy, on every profile: the search's random draws come after these."""
+    lim = limits(ctx)
+    n, width = lim.fit_rows[0], max(2, lim.widths[0]) if lim.widths[1] > 1 else lim.widths[0]
+    base = np.random.default_rng(0).uniform(-1, 1, size=(n, width))
+    data = ctx.data(n_samples=n)
+    y = data.y if needs_y(ctx.traits) else None
+    cases = [(_positive(cs.FeatureInput(cs.degenerate_matrix(base, kind), note=cs.DEGENERACIES[kind]), positive), y, kind)
+             for kind in x_kinds]
+    ordinary = cs.FeatureInput(np.abs(base) if positive else base)
+    return cases + [(ordinary, degenerate_target(ctx, kind, y), kind) for kind in _target_kinds(ctx)]
+
+
+def _answers_or_refuses(script, code: str, call, note: str) -> bool:
+    """Add ``code`` to ``script`` and run ``call`` (that code): True when it returned, False when
+    it refused with a ValueError of the estimator's own.
+
+    Any other exception is a :class:`Violation` naming where it came from; the script's last
+    line (``code``) raises it when pasted.
+    """
+    script.add(code)
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the kind of exception is the verdict
+        if is_clear_refusal(exc):
+            return False
+        why = leaked_error(exc) or "refuse degenerate data with a ValueError naming the problem, or handle it"
+        raise Violation(f"{code.split('(')[0].split('.')[-1]} on degenerate data ({note}) raised "
+                        f"{type(exc).__name__}: {first_line(exc)!r}: {why}",
+                        observed=f"{type(exc).__name__}: {first_line(exc)}",
+                        expected="finite outputs, or a ValueError of the estimator's own") from exc
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Batch boundaries: b-1, b, b+1 and 2b+1 rows for every batch-size parameter b.
+
+# A batch size kept when 2b+1 rows cost no more than this many times the profile's row count;
+# larger ones (4096 rows per inference batch) are set to REDUCED_BATCH_SIZE for the check.
+BATCH_ROWS_FACTOR = 4
+REDUCED_BATCH_SIZE = 8
+
+
+def batch_plan(ctx, name: str) -> tuple[int, list[int]]:
+    """``(b, sizes)``: the batch size the check sets for parameter ``name`` and the row counts it tries."""
+    b = int(ctx.estimator.get_params(deep=False)[name])
+    if 2 * b + 1 > BATCH_ROWS_FACTOR * ctx.budget.n_samples:
+        b = REDUCED_BATCH_SIZE
+    return b, [n for n in sorted({b - 1, b, b + 1, 2 * b + 1}) if n >= 2]
+
+
+def _has_batch_size_params(traits) -> bool:
+    return bool(traits.batch_size_params)
+
+
+@register("inputs.batch_boundaries", applies_to=SUPERVISED, requires=_has_batch_size_params)
+def batch_boundaries(ctx):
+    """With each batch-size parameter set to b, fit and every inference method work on b-1, b, b+1 and 2b+1 rows, one output row per input row, each row answered as in one call on all 2b+1.
+
+    A last mini-batch of one row breaks BatchNorm in training ("Expected more than 1 value per
+    channel"), ``drop_last=True`` copied into the inference loader loses the last rows, and
+    off-by-one slicing drops or repeats a row at a batch boundary. Each shows at one row count
+    only, and the suite's other data are rarely that count. Every parameter whose name contains
+    ``batch_size`` (``batch_size``, ``predict_batch_size``, ...) is tried in turn.
+    """
+    tried = []
+    for name in ctx.traits.batch_size_params:
+        b, sizes = batch_plan(ctx, name)
+        fitted = None
+        for n in sizes:
+            fitted = _fit_and_answer(ctx, name, b, n)
+        _rows_agree(ctx, fitted, name, b, sizes)
+        tried.append(f"{name}={b}: {', '.join(map(str, sizes))} rows")
+    return "; ".join(tried)
+
+
+def _boundary_setup(ctx, name: str, b: int, n: int) -> list[str]:
+    return [f"estimator.set_params({name}={b})", "from conformance.data import dataset_for",
+            f"X, y = dataset_for(estimator, {n}).xy"]
+
+
+def _fit_and_answer(ctx, name: str, b: int, n: int):
+    """Fit on ``n`` rows with ``name=b`` and check every inference method's answer on them."""
+    estimator = ctx.new(**{name: b})
+    data = ctx.data(n_samples=n)
+    setup = _boundary_setup(ctx, name, b, n)
+    fit_line = fit_call(data.y if needs_y(ctx.traits) else None)
+    try:
+        estimator.fit(*data.fit_args())
+    except Exception as exc:  # noqa: BLE001 - valid data: any exception is the finding
+        ctx.fail(f"fit on {n} rows with {name}={b} raised {type(exc).__name__}: {first_line(exc)}",
+                 observed=f"{type(exc).__name__} at {n} rows ({_boundary_words(n, b)})",
+                 expected="fit succeeds at every row count", repro=ctx.repro(*setup, fit_line), cause=exc)
+    for method in inference_methods(estimator):
+        try:
+            out = getattr(estimator, method)(data.X)
+        except Exception as exc:  # noqa: BLE001
+            ctx.fail(f"{method} on {n} rows with {name}={b} raised {type(exc).__name__}: {first_line(exc)}",
+                     observed=f"{type(exc).__name__} at {n} rows ({_boundary_words(n, b)})",
+                     expected=f"{method} succeeds at every row count",
+                     repro=ctx.repro(*setup, fit_line, f"estimator.{method}(X)"), cause=exc)
+        problems = contract_problems(ctx, estimator, method, out, n, data.y)
+        if problems:
+            ctx.fail(f"{method} on {n} rows ({_boundary_words(n, b)}) with {name}={b}: " + "; ".join(problems),
+                     observed=_describe_output(out), expected=f"one finite answer per row: {n} rows",
+                     repro=ctx.repro("import numpy as np", *setup, fit_line, f"out = estimator.{method}(X)",
+                                     *problems[0].assertion.splitlines()))
+    return estimator
+
+
+def _boundary_words(n: int, b: int) -> str:
+    return {b - 1: "b-1", b: "b", b + 1: "b+1", 2 * b + 1: "2b+1"}.get(n, f"{n}")
+
+
+def _rows_agree(ctx, estimator, name: str, b: int, sizes: list[int]) -> None:
+    """Each leading slice of the largest data answers as the same rows inside one call on all of them."""
+    data = ctx.data(n_samples=sizes[-1])
+    full = {m: dense(getattr(estimator, m)(data.X)) for m in inference_methods(estimator)}
+    reference = _reference_scores(full)
+    for m in sizes[:-1]:
+        for method, expected in full.items():
+            observed = dense(getattr(estimator, method)(data.X[:m]))
+            tolerance = ctx.tolerance("batch", precision_dtype(estimator, expected))
+            try:
+                compare(ctx, estimator, method, observed, expected[:m], "batch", "", None if reference is None
+                        else reference[:m])
+            except Violation as violation:
+                ctx.fail(f"{method} of the first {m} rows ({_boundary_words(m, b)}) with {name}={b} differs from "
+                         f"the same rows in a call on {sizes[-1]}{violation.message}", expected=tolerance.describe(),
+                         repro=ctx.repro("import numpy as np", "from conformance.testing import dense",
+                                         *_boundary_setup(ctx, name, b, sizes[-1]),
+                                         fit_call(data.y if needs_y(ctx.traits) else None),
+                                         assertion_line(f"dense(estimator.{method}(X[:{m}]))",
+                                                        f"dense(estimator.{method}(X))[:{m}]", expected[:m], tolerance)))
+
+
+# --------------------------------------------------------------------------------------------
+# Learning: the model predicts the data it was fitted on.
+
+LEARNED_R2 = 0.5
+
+
+def _torch_supervised(traits) -> bool:
+    return traits.is_classifier or traits.is_regressor
+
+
+@register("inputs.learns_unstandardised_data", applies_to=("torch",), requires=_torch_supervised,
+          input_kinds=("tabular",))
+def learns_unstandardised_data(ctx):
+    """Fitted on the suite's ordinary data, whose features and target have their own offsets and scales, a torch-backed model predicts that data clearly better than a constant (accuracy halfway from the majority class to perfect, or R² of at least 0.5).
+
+    A scaler fitted but not applied at predict, a standardised target never transformed back,
+    statistics taken along the wrong axis, or rows shuffled apart from their labels leave a
+    model that runs, returns the right shapes, passes every consistency check and predicts
+    nothing. sklearn's own checks standardise their data first, so they cannot see any of these.
+    """
+    estimator, data = ctx.fitted()
+    score = float(estimator.score(data.X, data.y))
+    if ctx.traits.is_classifier:
+        majority = float(np.max(np.unique(data.y, return_counts=True)[1]) / len(data.y))
+        needed, what = majority + (1 - majority) / 2, "training accuracy"
+        baseline = f"the majority class scores {majority:.3f}"
+    else:
+        needed, what, baseline = LEARNED_R2, "training R²", "a constant prediction of the mean scores 0"
+    if score < needed:
+        ctx.fail(f"{what} {score:.3f} on the data it was fitted on; {baseline}: is a scaler (of X, or of y) "
+                 "missing at predict, or are X and y shuffled apart?",
+                 observed=f"{what} {score:.3f}", expected=f"at least {needed:.3f}",
+                 repro=ctx.repro(f"score = estimator.fit(X, y).score(X, y)",
+                                 f"assert score >= {needed:.3f}, f'{what} {{score:.3f}}'"))
+    return f"{what} {score:.3f} (at least {needed:.3f} needed)"

@@ -10,6 +10,7 @@ differs between identical copies of a tensor or module; the comparisons here loo
 from __future__ import annotations
 
 import copy
+import pickle
 import sys
 from contextlib import ExitStack
 from unittest import mock
@@ -29,6 +30,7 @@ from conformance.checks._support.tags import is_fitted, requires_fit
 from conformance.registry import register
 from conformance.repro import changed_params, params_text
 from conformance.torch_state import is_torch_object
+from conformance.variants import FITS_CHECK
 # Parameters that never change what a fit computes (or that the checks set themselves).
 INERT_PARAMS = frozenset({"random_state", "verbose", "n_jobs", "copy", "copy_X", "warm_start",
                           "device", "compile", "use_caching", "memory"})
@@ -231,9 +233,9 @@ def instances_are_independent(ctx):
     """
     first, second, _ = _default_siblings(ctx.estimator)
     data, other = ctx.data(), ctx.data(seed=1)
-    first.fit(*data.fit_args())
+    ctx.fit(first, data)
     before = outputs(first, data.X)
-    second.fit(*other.fit_args())
+    ctx.fit(second, other)
     assert_same_outputs(ctx, outputs(first, data.X), before,
                         "fitting a second instance changed the first one's outputs",
                         Recipe((*_siblings_lines(ctx.estimator), "from conformance.testing import fitted_outputs",
@@ -253,7 +255,7 @@ def fit_does_not_mutate_params(ctx):
     estimator = ctx.new()
     data = ctx.data()
     before = params_fingerprint(estimator)
-    estimator.fit(*data.fit_args())
+    ctx.fit(estimator, data)
     changes = fingerprint_changes(before, params_fingerprint(estimator))
     if changes:
         ctx.fail("fit changed parameters: " + "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else ""),
@@ -297,7 +299,7 @@ def clone_is_unfitted_and_independent(ctx):
                  expected="no mutable object reachable from both",
                  repro=ctx.repro(*setup, "from conformance.testing import assert_no_shared_state",
                                  "assert_no_shared_state(estimator, copy_)"))
-    copy_.fit(*ctx.data(seed=1).fit_args())
+    ctx.fit(copy_, ctx.data(seed=1))
     assert_same_outputs(ctx, outputs(fitted, data.X), expected, "fitting the clone changed the original's outputs",
                         Recipe((*setup, "from conformance.testing import fitted_outputs",
                                 "expected = fitted_outputs(estimator, X)", "copy_.fit(X_other, y_other)",
@@ -367,21 +369,21 @@ def set_params_acts_like_constructor(ctx):
     """
     base = ctx.new(**seed_params(ctx))
     data = ctx.data()
-    reference = outputs(seeded_fit(constructed(base), data), data.X)
+    reference = outputs(seeded_fit(ctx, constructed(base), data), data.X)
     tried = []
     for name in tunable_params(base)[:4]:
         new = changed_value(base.get_params()[name])
         try:
-            by_constructor = outputs(seeded_fit(constructed(base, **{name: new}), data), data.X)
+            by_constructor = outputs(seeded_fit(ctx, constructed(base, **{name: new}), data), data.X)
         except Exception:  # noqa: BLE001 - the changed value is not valid here: try another
             tried.append(f"{name}={new!r} (invalid)")
             continue
         if same_outputs(by_constructor, reference):
             tried.append(f"{name}={new!r} (no effect)")
             continue
-        by_set_params = outputs(seeded_fit(ctx.new(**seed_params(ctx), **{name: new}), data), data.X)
+        by_set_params = outputs(seeded_fit(ctx, ctx.new(**seed_params(ctx), **{name: new}), data), data.X)
         if not same_outputs(by_set_params, by_constructor):
-            again = outputs(seeded_fit(constructed(base, **{name: new}), data), data.X)
+            again = outputs(seeded_fit(ctx, constructed(base, **{name: new}), data), data.X)
             if not same_outputs(again, by_constructor):
                 ctx.skip(f"two identical fits with {name}={new!r} disagree, so set_params cannot be "
                          "compared with the constructor (see the determinism checks)")
@@ -410,7 +412,7 @@ def mean_output_score(estimator, X, y=None) -> float:
     return float(np.mean(next(iter(outputs(estimator, X).values()))))
 
 
-@register("params.works_in_pipeline_and_cross_val_score", applies_to=("any",))
+@register("params.works_in_pipeline_and_cross_val_score", applies_to=("any",), fits_as_configured=False)
 def works_in_pipeline_and_cross_val_score(ctx):
     """The estimator fits and predicts inside a ``Pipeline`` (last, after a ``StandardScaler``; a text transformer first, before one) and under ``cross_val_score``.
 
@@ -453,7 +455,7 @@ def _pipeline_steps(ctx):
     return [StandardScaler(), ctx.new()], "StandardScaler(), estimator"
 
 
-@register("params.grid_search_parallel", applies_to=("any",))
+@register("params.grid_search_parallel", applies_to=("any",), fits_as_configured=False)
 def grid_search_parallel(ctx):
     """``GridSearchCV`` with ``n_jobs=2`` runs (estimators cross process boundaries), and ``best_params_`` are in effect in the refit ``best_estimator_``.
 
@@ -472,6 +474,7 @@ def grid_search_parallel(ctx):
     second = changed_value(first) if not isinstance(first, bool) else base.get_params()[name]
     grid = {name: [first, second]}
     data = ctx.data()
+    first_fit = _fit_here_before_the_pool(ctx, base, {name: first}, data)
     search = GridSearchCV(base, grid, cv=2, n_jobs=2, error_score="raise", scoring=scoring_for(base))
     seed_global_rngs()
     with _forked_workers():
@@ -487,10 +490,11 @@ def grid_search_parallel(ctx):
         ctx.fail(f"best_estimator_ has {name}={reported!r}", expected=f"{name}={best!r} (best_params_)",
                  repro=ctx.repro(*steps, f"assert search.best_estimator_.get_params()[{name!r}] == "
                                  f"search.best_params_[{name!r}]"))
-    expected = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
+    refit = first_fit if best == first else seeded_fit(ctx, constructed(base, **{name: best}), data)
+    expected = outputs(refit, data.X)
     observed = outputs(search.best_estimator_, data.X)
     if not same_outputs(observed, expected):
-        again = outputs(seeded_fit(constructed(base, **{name: best}), data), data.X)
+        again = outputs(seeded_fit(ctx, constructed(base, **{name: best}), data), data.X)
         if not same_outputs(again, expected):
             return f"refit not compared: two identical fits with {name}={best!r} disagree"
         assert_same_outputs(ctx, observed, expected,
@@ -499,6 +503,18 @@ def grid_search_parallel(ctx):
                                     "seed_global_rngs(0); expected = type(base)(**{**base.get_params(deep=False), "
                                     "**search.best_params_}).fit(X, y)")))
     return f"searched {name} over {grid[name]!r}"
+
+
+def _fit_here_before_the_pool(ctx, base, params: dict, data):
+    """Pickle the estimator and fit one candidate in this process, before any worker does.
+
+    A task that raises inside joblib's ``multiprocessing`` pool makes joblib abort and restart
+    the pool, and that restart can deadlock (a garbage collection waits on a lock of the pool
+    being torn down). An estimator whose fit raises, or that cannot be pickled, fails here
+    with its own traceback and never reaches the pool. Returns the fitted candidate.
+    """
+    pickle.dumps(base)
+    return seeded_fit(ctx, constructed(base, **params), data)
 
 
 def _forked_workers():
@@ -516,3 +532,90 @@ def _forked_workers():
         from joblib import parallel_backend as parallel_config
 
     return parallel_config(backend="multiprocessing")
+
+
+# --- configurations besides the defaults ----------------------------------------------------
+
+CLEAR_REFUSALS = (ValueError, TypeError, NotImplementedError)
+# How a refusal of a way of fitting may name it.
+FIT_WORDS = {"sample_weight": ("sample_weight", "sample weight", "weight"), "partial_fit": ("partial_fit",)}
+
+
+def _in_a_configuration(traits) -> bool:
+    return traits.configuration is not None
+
+
+@register(FITS_CHECK, applies_to=("any",), requires=_in_a_configuration)
+def variant_fits_or_refuses_clearly(ctx):
+    """In each configuration besides the defaults, ``fit`` trains a model that predicts, or raises a ``ValueError`` (or ``TypeError``, ``NotImplementedError``) that names the parameter or way of fitting it refuses.
+
+    Users reach these configurations with ``set_params`` and ``GridSearchCV``, one flag or
+    option at a time. A combination the estimator cannot train must say so where the user can
+    act on it; a ``RuntimeError`` from deep inside torch ("mat1 and mat2 shapes cannot be
+    multiplied") or a ``KeyError`` from a lookup table sends them debugging the network.
+    """
+    variant = ctx.traits.configuration
+    names = refusal_names(variant)
+    data, estimator = ctx.data(), ctx.new()
+    lines = ["from conformance.testing import fitted_outputs", "try:",
+             f"    estimator.fit(X{', y' if data.y is not None else ''})",
+             f"except ({', '.join(c.__name__ for c in CLEAR_REFUSALS)}) as exc:",
+             f"    assert any(name in str(exc).lower() for name in {names!r}), "
+             "f'refused without naming what it refuses: {exc!r}'", "else:", "    fitted_outputs(estimator, X)"]
+    try:
+        ctx.fit(estimator, data)
+    except Exception as exc:  # noqa: BLE001 - how fit fails is the verdict
+        problem = refusal_problem(exc, names)
+        if problem is None:
+            return f"refused clearly: {type(exc).__name__}: {_first_line(exc)}"
+        ctx.fail(f"fit in the configuration [{variant.name}] {problem}", cause=exc,
+                 expected=f"fit succeeds, or raises ValueError/TypeError naming one of {list(names)}",
+                 repro=ctx.repro(*lines))
+    try:
+        outputs(estimator, data.X)
+    except Exception as exc:  # noqa: BLE001 - a fitted model that cannot predict is the verdict
+        ctx.fail(f"fit in the configuration [{variant.name}] succeeded, but predicting raised "
+                 f"{type(exc).__name__}: {_first_line(exc)} ({_raised_where(exc)})", cause=exc,
+                 expected="a fitted estimator whose output methods work", repro=ctx.repro(*lines))
+    return None
+
+
+def refusal_names(variant) -> tuple:
+    """What a clear refusal of ``variant`` may name: its parameters (and string values), or its way of fitting."""
+    names = []
+    for key, value in variant.params.items():
+        names += [key.lower(), key.rsplit("__", 1)[-1].lower()]
+        if isinstance(value, str) and value:
+            names.append(value.lower())
+    names += FIT_WORDS.get(variant.fit_with, ())
+    return tuple(dict.fromkeys(names))
+
+
+def refusal_problem(exc: BaseException, names: tuple) -> str | None:
+    """What is unclear about ``exc`` as a refusal of a configuration, or None when it is clear."""
+    text = f"{type(exc).__name__}: {_first_line(exc)}"
+    if not isinstance(exc, CLEAR_REFUSALS):
+        return (f"raised {text} ({_raised_where(exc)}): not a ValueError or TypeError saying what is refused")
+    if not any(name in str(exc).lower() for name in names):
+        return f"raised {text} ({_raised_where(exc)}), which names none of {list(names)}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _raised_where(exc: BaseException) -> str:
+    """``raised in torch/nn/modules/linear.py:125`` (the innermost frame), shortened to the package."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "raised where no traceback shows"
+    frame = frames[-1]
+    path = frame.filename.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            return f"raised inside {path.split('/', 1)[0]}, at {path}:{frame.lineno}"
+    return f"raised at {path}:{frame.lineno}"

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from conformance.checks._support.continuation import continues_training
 from conformance.checks._support.cuda import cuda_under_test
 from conformance.checks._support.fingerprints import fingerprint_changes, params_fingerprint
 from conformance.checks._support.fresh_fit import fresh_fit
 from conformance.checks._support.outputs import Recipe, assert_same_outputs, fail_if_differ, outputs
-from conformance.checks._support.seeding import seed_params, seeded_fit
+from conformance.checks._support.seeding import fit_outputs, seed_params, seeded_fit
 from conformance.checks._support.tags import is_fitted, requires_fit
 from conformance.data import lengthened
 from conformance.fresh import run_python
@@ -153,8 +154,8 @@ def unfitted_roundtrip(ctx):
                                  "try:", "    check_is_fitted(loaded)", "except NotFittedError:", "    pass",
                                  "else:", "    raise AssertionError('the unpickled unfitted estimator is fitted')"))
     data = ctx.data()
-    observed = outputs(seeded_fit(loaded, data), data.X)
-    expected = outputs(seeded_fit(original, data), data.X)
+    observed = outputs(seeded_fit(ctx, loaded, data), data.X)
+    expected = outputs(seeded_fit(ctx, original, data), data.X)
     assert_same_outputs(ctx, observed, expected, "the unpickled unfitted estimator fits differently",
                         Recipe((*steps, "from conformance.testing import seed_global_rngs",
                                 "seed_global_rngs(0); observed = loaded.fit(X, y)",
@@ -222,8 +223,8 @@ def pickle_size_independent_of_n_samples(ctx):
     estimators: sklearn's k-NN and trees, and its vectorizers' vocabularies, store data by design.)
     """
     n = ctx.budget.n_samples
-    small = len(pickle.dumps(ctx.new().fit(*ctx.data(n).fit_args())))
-    large = len(pickle.dumps(ctx.new().fit(*ctx.data(4 * n).fit_args())))
+    small = len(pickle.dumps(ctx.fit(ctx.new(), ctx.data(n))))
+    large = len(pickle.dumps(ctx.fit(ctx.new(), ctx.data(4 * n))))
     limit = BYTES_PER_ROW_LIMIT * 3 * n
     build = ("import pickle", "from sklearn.base import clone", "from conformance.data import dataset_for",
              f"small = len(pickle.dumps(clone(estimator).fit(*dataset_for(estimator, {n}).fit_args())))")
@@ -240,7 +241,7 @@ def pickle_size_independent_of_n_samples(ctx):
         return f"{small} bytes after {n} rows, {large} after {4 * n}"
     # Documents 4 times as long, as many: a tokenizer cache keyed by text grows with their length.
     data = ctx.data(n)
-    longer = len(pickle.dumps(ctx.new().fit(lengthened(data.X, 4), *data.fit_args()[1:])))
+    longer = len(pickle.dumps(ctx.fit_arrays(ctx.new(), lengthened(data.X, 4), data.y)))
     if longer - small >= limit:
         ctx.fail(f"the pickle grows with the length of the training documents: {small} bytes after fitting {n} "
                  f"documents, {longer} bytes after the same documents 4 times as long",
@@ -264,7 +265,7 @@ def cuda_pickle_loads_without_cuda(ctx):
     device = cuda_under_test(ctx)  # the selected CUDA device (--conformance-devices), or skip
     device_param = ctx.traits.device_param
     data = ctx.data()
-    fitted = ctx.new(**{device_param: device}).fit(*data.fit_args())
+    fitted = ctx.fit(ctx.new(**{device_param: device}), data)
     expected = outputs(fitted, data.X)
     with tempfile.TemporaryDirectory() as folder:
         produced, note, problem = _load_elsewhere(Path(folder), pickle.dumps(fitted), data.X, list(expected),
@@ -325,3 +326,35 @@ def skops_roundtrip(ctx):
     loaded = sio.loads(payload, trusted=untrusted)
     assert_same_outputs(ctx, outputs(loaded, data.X), expected, "outputs changed after a skops.io round-trip", recipe)
     return "types to trust: " + (", ".join(untrusted) if untrusted else "none")
+
+
+@register("persistence.training_resumes_after_pickle", applies_to=("any",), requires=continues_training)
+def training_resumes_after_pickle(ctx):
+    """Where a fit continues the previous one (``warm_start=True``, or ``partial_fit``), a pickled and reloaded estimator continues it exactly as the original does.
+
+    Long trainings are checkpointed and resumed: saved between stages, reloaded in another
+    process, trained on. A ``__getstate__`` that keeps only what ``predict`` needs (dropping the
+    optimizer's state, the epoch counter or the RNG) predicts the same after loading but
+    resumes as a different training.
+    """
+    data, more = ctx.data(), ctx.data(seed=1)
+    params = seed_params(ctx, 0)
+    original = ctx.new(**params)
+    fit_outputs(ctx, data, params, estimator=original)
+    try:
+        loaded = pickle.loads(pickle.dumps(original))
+    except Exception as exc:  # noqa: BLE001 - persistence.pickle_roundtrip judges this on its own
+        ctx.skip(f"the fitted estimator cannot be pickled ({type(exc).__name__}: {exc}); "
+                 "persistence.pickle_roundtrip reports it")
+    expected = fit_outputs(ctx, more, params, estimator=original)
+    observed = fit_outputs(ctx, more, params, estimator=loaded)
+    assert_same_outputs(ctx, observed, expected,
+                        "after a pickle round-trip the estimator continued training differently from the original",
+                        Recipe(("import pickle", "from sklearn.base import clone",
+                                "from conformance.testing import fitted_outputs, seed_global_rngs",
+                                f"original = clone(estimator).set_params({params_text(params)})",
+                                "seed_global_rngs(0); original.fit(X, y)",
+                                "loaded = pickle.loads(pickle.dumps(original))",
+                                "seed_global_rngs(0); expected = fitted_outputs(original.fit(X_other, y_other), X_other)",
+                                "seed_global_rngs(0); observed = fitted_outputs(loaded.fit(X_other, y_other), X_other)"),
+                               as_dict=True))

@@ -76,6 +76,7 @@ class SklearnCheck:
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False  # sklearn's checks make their own data and fits
+    fits_as_configured: bool = False
     input_kinds: tuple = ALL_INPUT_KINDS  # a check feeding foreign data skips itself (see run)
     rule: str = field(init=False, compare=False)
 
@@ -139,6 +140,7 @@ class _GenerationEntry:
     device: bool = False
     fresh_process: bool = False
     uses_shared_fit: bool = False
+    fits_as_configured: bool = False
     input_kinds: tuple = ALL_INPUT_KINDS
 
     @property

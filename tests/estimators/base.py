@@ -42,6 +42,10 @@ class _TinyTorchBase(BaseEstimator):
             torch.manual_seed(self._seed())
             return self._build_module(n_in, n_out)
 
+    def _usable(self, rows) -> bool:
+        """Whether a mini-batch trains the network (a hook: batch norm cannot train on one row)."""
+        return True
+
     def _fit_module(self, X, target: torch.Tensor, n_out: int, loss_fn):
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
@@ -54,6 +58,8 @@ class _TinyTorchBase(BaseEstimator):
             order = torch.randperm(len(inputs), generator=generator)
             for start in range(0, len(inputs), self.batch_size):
                 rows = order[start:start + self.batch_size]
+                if not self._usable(rows):
+                    continue
                 optimizer.zero_grad()
                 loss = loss_fn(self.module_(inputs[rows]), target[rows])
                 loss.backward()

@@ -14,6 +14,7 @@ import sys
 
 from conformance.checks._support.outputs import outputs
 from conformance.checks._support.seeding import seed_global_rngs
+from conformance.fitting import fit_as
 from conformance.fresh import run_python
 from conformance.torch_state import compute_dtype
 
@@ -25,7 +26,7 @@ def fresh_fit(ctx):
     ``__getstate__`` (weights rounded to float16) survives a second round-trip unchanged.
     """
     data = ctx.data()
-    return ctx.new().fit(*data.fit_args()), data
+    return ctx.fit(ctx.new(), data), data
 
 
 def thread_counts() -> tuple:
@@ -55,7 +56,7 @@ def fits_in_fresh_process(ctx, data, params: dict, plan: list[tuple]) -> list[tu
     fresh process (not a fork) also keeps thread pools clean: OpenMP pools do not survive fork.
     """
     try:
-        payload = pickle.dumps((ctx.new(**params), data, ctx.traits.torch, plan))
+        payload = pickle.dumps((ctx.new(**params), data, ctx.traits.torch, plan, ctx.traits.fit_with))
     except Exception as exc:  # noqa: BLE001 - any pickling error means the check cannot run
         ctx.skip(f"the unfitted estimator cannot be pickled to a fresh process ({type(exc).__name__}: {exc})")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -90,7 +91,7 @@ def fresh_process_main(payload: bytes) -> bytes:
     from sklearn.base import clone
 
     try:
-        estimator, data, torch_too, plan = pickle.loads(payload)
+        estimator, data, torch_too, plan, fit_with = pickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 - reported back as the reason to skip
         return pickle.dumps(("unpickle", f"{type(exc).__name__}: {exc}"))
     results = []
@@ -99,7 +100,7 @@ def fresh_process_main(payload: bytes) -> bytes:
             _set_threads(torch_threads, blas_threads)
             fitted = clone(estimator)
             seed_global_rngs(0, torch_too)
-            fitted.fit(*data.fit_args())
+            fit_as(fitted, data.X, data.y, fit_with)
             results.append((outputs(fitted, data.X), compute_dtype(fitted)))
     except Exception as exc:  # noqa: BLE001 - reported back as the verdict
         return pickle.dumps(("fit", f"{type(exc).__name__}: {exc}"))

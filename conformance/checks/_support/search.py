@@ -18,11 +18,13 @@ import zlib
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
+from conformance.checks._support.refusals import raised_inside_torch
 from conformance.checks._support.seeding import seed_global_rngs
 from conformance.errors import CheckError, CheckFailure
 
-# Shrinking refits the estimator on every candidate; past these, unseen candidates count as
-# passing, so the report shows the smallest failure found within the budget.
+# Shrinking refits the estimator on every candidate; past these the search ends and reports the
+# smallest failure found within the budget. (Letting unseen candidates pass instead kept
+# hypothesis's shrinker drawing candidates, minutes of it on text inputs.)
 SHRINK_CALLS = 80
 SHRINK_SECONDS = 20.0
 
@@ -52,6 +54,10 @@ class Script:
         return [*self.setup, *self.SEEDING, *self.lines]
 
 
+class _ShrinkBudgetSpent(BaseException):
+    """Raised through hypothesis (not an Exception, so it is no test failure) to end shrinking."""
+
+
 class Violation(Exception):
     """A property's rule was broken (as opposed to the estimator raising by itself)."""
 
@@ -77,12 +83,12 @@ def hypothesis_seed(ctx) -> tuple[object, str]:
                    f"replay with --hypothesis-seed={value})")
 
 
-def search(ctx, strategy, prop, *, examples=()) -> None:
+def search(ctx, strategy, prop, *, examples=(), max_examples: int | None = None) -> None:
     """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
 
     ``prop`` raises :class:`Violation` when the rule is broken; any other exception is the
     estimator raising on valid input, also reported with the minimal input. ``examples`` are
-    run first, on every profile.
+    run first, on every profile; ``max_examples`` (default: the profile's) drawn values follow.
     """
     seed_value, seed_text = hypothesis_seed(ctx)
     seen: dict[bytes, tuple] = {}
@@ -100,7 +106,7 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
         if started is not None:
             state["extra"] += 1
             if state["extra"] > SHRINK_CALLS or time.monotonic() - started > SHRINK_SECONDS:
-                return
+                raise _ShrinkBudgetSpent()
         script = Script()
         try:
             with warnings.catch_warnings():
@@ -108,14 +114,17 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
                 seed_global_rngs(0, torch_too=ctx.traits.torch)
                 prop(value, script)
         except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
-            seen[key] = last[0] = (exc, script.code())
+            seen[key] = last[0] = state["best"] = (exc, script.code())
             if state["first_failure"] is None:
                 state["first_failure"] = time.monotonic()
             raise
         seen[key] = last[0] = (None, script.code())
 
     derandomize = bool(ctx.budget.derandomize)
-    options = dict(max_examples=ctx.budget.max_examples, derandomize=derandomize,
+    drawn = max_examples or ctx.budget.max_examples
+    if ctx.traits.configuration is not None:  # a configuration re-checks the rule on the first draws
+        drawn = min(drawn, ctx.budget.variant_examples)
+    options = dict(max_examples=drawn, derandomize=derandomize,
                    deadline=None, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=False)
     if derandomize:
@@ -126,6 +135,9 @@ def search(ctx, strategy, prop, *, examples=()) -> None:
     wrapped = seed(seed_value)(settings(**options)(wrapped))
     try:
         wrapped()
+    except _ShrinkBudgetSpent:
+        exc, lines = state["best"]  # the shrinker only tries smaller inputs: the last failure is the smallest
+        _report(ctx, exc, lines, seed_text)
     except Flaky as exc:
         ctx.fail(f"the same input passed once and failed once: the estimator is not deterministic ({exc})",
                  repro=ctx.repro("import numpy as np", *(last[0][1] if last[0] else [])))
@@ -143,6 +155,9 @@ def _report(ctx, exc, lines, seed_text) -> None:
     if isinstance(exc, Violation):
         ctx.fail(exc.message, observed=exc.observed, expected=exc.expected, repro=repro)
     text = (str(exc).strip().splitlines() or [""])[0]
+    if raised_inside_torch(exc):
+        text += (" (torch's own error reached the caller: convert the input with sklearn's validate_data, "
+                 "or copy it with torch.tensor, before it reaches torch)")
     expected = "the call succeeds"
     if ctx.traits.input_width is None and ctx.traits.input_kind == "tabular":
         expected += (" (an estimator that only takes a fixed number of features declares it: "

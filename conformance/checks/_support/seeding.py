@@ -41,10 +41,10 @@ def seed_params(ctx: CheckContext, value: int | None = None) -> dict:
     return {name: 0} if ctx.estimator.get_params(deep=False).get(name) is None else {}
 
 
-def seeded_fit(estimator, dataset, seed: int = 0):
-    """``estimator.fit`` on ``dataset`` from seeded global RNGs (for checks not about RNGs)."""
+def seeded_fit(ctx: CheckContext, estimator, dataset, seed: int = 0):
+    """``ctx.fit(estimator, dataset)`` from seeded global RNGs (for checks not about RNGs)."""
     seed_global_rngs(seed)
-    return estimator.fit(*dataset.fit_args())
+    return ctx.fit(estimator, dataset)
 
 
 def fit_outputs(ctx: CheckContext, data, params: dict, global_seed: int = 0, estimator=None) -> dict:
@@ -53,5 +53,5 @@ def fit_outputs(ctx: CheckContext, data, params: dict, global_seed: int = 0, est
 
     seed_global_rngs(global_seed, ctx.traits.torch)
     estimator = ctx.new(**params) if estimator is None else estimator
-    estimator.fit(*data.fit_args())
+    ctx.fit(estimator, data)
     return outputs(estimator, data.X)
