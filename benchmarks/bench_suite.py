@@ -3,21 +3,24 @@
 Every measurement is a whole process, as a user or CI meets it (interpreter start, imports,
 collection, pytest-xdist start-up included):
 
-- ``suite serial``: ``python -m conformance TARGET`` (standard profile: the defaults, then the
-  configurations the suite derives, each running the profile's subset of checks);
-- ``suite serial, defaults only`` and ``suite --conformance-jobs 2, defaults only``: the same
-  with ``--conformance-variants 0``, so the two side by side are what the configurations cost;
-- ``suite -n 2``: the same with ``-n 2`` (pytest-xdist);
-- ``suite --conformance-jobs 2``: two checks at a time forked from the one suite process;
-- ``suite quick serial``, ``suite quick -n 2``, ``suite quick --conformance-jobs 2``: ``--conformance-profile quick``;
+- ``suite defaults``: ``python -m conformance TARGET`` (standard profile: the defaults, then the
+  configurations the suite derives, each running the profile's subset of checks; on Linux
+  long-lived workers and ``--conformance-jobs auto``);
+- ``suite serial``: the same one check at a time (``--conformance-jobs 1``);
+- ``suite defaults, defaults only`` and ``suite serial, defaults only``: the same with
+  ``--conformance-variants 0``, so side by side they are what the configurations cost;
+- ``suite fork-each --conformance-jobs 2``: a fork per check, two at a time (the former design);
+- ``suite -n 2``: pytest-xdist's ``-n 2``;
+- ``suite quick defaults``, ``suite quick serial``, ``suite quick fork-each --conformance-jobs 2``,
+  ``suite quick -n 2``: the same with ``--conformance-profile quick`` (which checks the defaults only);
 - ``check_estimator``: ``sklearn.utils.estimator_checks.check_estimator(TARGET())`` alone, with
   torch's default thread count and with ``torch.set_num_threads(1)``.
 
 The modes run interleaved (one of each per round, ``--runs`` rounds), so a change in the load
 of the machine hits every mode alike. It prints the median wall time of each mode, the median
 CPU time of the process tree (user + system, steadier than wall time on a shared machine), and
-the ratios of the suite's modes to ``check_estimator``. The issue's targets: the whole suite with
-``-n 2`` no slower than ``check_estimator`` alone (ratio <= 1.0), quick under a quarter of that.
+the ratios of the suite's modes to ``check_estimator``. The targets (issue 14): the standard profile with the defaults no more than 1.5 times
+``check_estimator`` (1 thread), quick no more than 1.0 times.
 
     python benchmarks/bench_suite.py                  # 3 rounds (several minutes)
     python benchmarks/bench_suite.py --runs 1         # smoke test: one round
@@ -25,8 +28,12 @@ the ratios of the suite's modes to ``check_estimator``. The issue's targets: the
     python benchmarks/bench_suite.py --profile-report # also: where the suite's time goes
 
 ``--profile-report`` adds, from the JSON report of the last ``suite serial`` run, the slowest
-checks by ``duration_s``, the time per category, and the process time not spent inside checks
-(start-up, collection, the shared fit, forking).
+checks by ``duration_s``, their share of the time inside checks, and the time per category.
+
+``--hang`` times instead a hanging estimator against its correct twin, each a whole run with the
+default time limits: ``tests.estimators.hanging:HangsOnLargeInput`` (a Ridge whose fit never
+returns on 150 rows or more) against ``sklearn.linear_model:Ridge``. The issue's target: the
+hanging one's report within the twin's time plus two default timeouts (600 s).
 """
 
 from __future__ import annotations
@@ -78,21 +85,36 @@ def environment() -> dict:
     return env
 
 
+HANG_TARGET = "tests.estimators.hanging:HangsOnLargeInput"
+HANG_TWIN = "sklearn.linear_model:Ridge"
+FORK_EACH = ["--conformance-isolation", "fork-each", "--conformance-jobs", "2"]
+
+
 def modes(target: str, report_dir: str) -> dict[str, list[str]]:
     suite = [sys.executable, "-m", "conformance", target, "-q", "-p", "no:cacheprovider"]
     check = [sys.executable, "-c", CHECK_ESTIMATOR, target]
+    quick = suite + ["--conformance-profile", "quick"]
     return {
-        "suite serial": suite + ["--conformance-report", os.path.join(report_dir, "serial.json")],
+        "suite defaults": suite,
+        "suite serial": suite + ["--conformance-jobs", "1", "--conformance-report",
+                                 os.path.join(report_dir, "serial.json")],
+        "suite fork-each --conformance-jobs 2": suite + FORK_EACH,
         "suite -n 2": suite + ["-n", "2"],
-        "suite --conformance-jobs 2": suite + ["--conformance-jobs", "2"],
-        "suite serial, defaults only": suite + ["--conformance-variants", "0"],
-        "suite --conformance-jobs 2, defaults only": suite + ["--conformance-jobs", "2", "--conformance-variants", "0"],
-        "suite quick serial": suite + ["--conformance-profile", "quick"],
-        "suite quick -n 2": suite + ["--conformance-profile", "quick", "-n", "2"],
-        "suite quick --conformance-jobs 2": suite + ["--conformance-profile", "quick", "--conformance-jobs", "2"],
+        "suite defaults, defaults only": suite + ["--conformance-variants", "0"],
+        "suite serial, defaults only": suite + ["--conformance-jobs", "1", "--conformance-variants", "0"],
+        "suite quick defaults": quick,
+        "suite quick serial": quick + ["--conformance-jobs", "1"],
+        "suite quick fork-each --conformance-jobs 2": quick + FORK_EACH,
+        "suite quick -n 2": quick + ["-n", "2"],
         "check_estimator (torch default threads)": check + ["default"],
         "check_estimator (torch 1 thread)": check + ["1"],
     }
+
+
+def hang_modes() -> dict[str, list[str]]:
+    suite = [sys.executable, "-m", "conformance", "-q", "-p", "no:cacheprovider"]
+    return {f"suite defaults {HANG_TWIN} (the twin)": suite + [HANG_TWIN],
+            f"suite defaults {HANG_TARGET}": suite + [HANG_TARGET]}
 
 
 def time_process(command: list[str], cwd: str) -> tuple[float, float, int, str]:
@@ -117,13 +139,13 @@ def profile_report(path: str) -> list[str]:
     lines = [f"{len(results)} checks, {total:.1f} s inside checks (duration_s, forked child's own clock)", "",
              "slowest checks:"]
     for r in sorted(results, key=lambda r: -r["duration_s"])[:12]:
-        lines.append(f"  {r['duration_s']:7.2f} s  {r['status']:8} {r['check']}")
+        lines.append(f"  {r['duration_s']:7.2f} s  {100 * r['duration_s'] / total:4.1f} %  {r['status']:8} {r['check']}")
     lines += ["", "per category:"]
     by_category: dict[str, list[float]] = {}
     for r in results:
         by_category.setdefault(r["category"], []).append(r["duration_s"])
     for category, values in sorted(by_category.items(), key=lambda kv: -sum(kv[1])):
-        lines.append(f"  {category:12} {len(values):4} checks {sum(values):7.1f} s")
+        lines.append(f"  {category:12} {len(values):4} checks {sum(values):7.1f} s  {100 * sum(values) / total:4.1f} %")
     return lines
 
 
@@ -133,12 +155,13 @@ def main(argv=None) -> int:
     parser.add_argument("--target", default=None, help=f"estimator target (default {DEFAULT_TARGET})")
     parser.add_argument("--only", action="append", default=[], help="time only modes containing this text")
     parser.add_argument("--profile-report", action="store_true", help="also print where the serial run's time goes")
+    parser.add_argument("--hang", action="store_true", help=f"time {HANG_TARGET} against its twin instead")
     args = parser.parse_args(argv)
 
     target, note = resolve_target(args.target)
     report_dir = tempfile.mkdtemp(prefix="bench_suite_")
     run_dir = tempfile.mkdtemp(prefix="bench_suite_cwd_")  # like a user: not inside the repo
-    commands = modes(target, report_dir)
+    commands = hang_modes() if args.hang else modes(target, report_dir)
     if args.only:
         commands = {k: v for k, v in commands.items() if any(o in k for o in args.only)}
     walls: dict[str, list[float]] = {k: [] for k in commands}

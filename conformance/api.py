@@ -53,7 +53,9 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     them. ``checks`` keeps only ids matching one of its glob patterns (``"persistence.*"``); a
     pattern matching nothing is a ``ValueError``. ``baseline`` is ``{check_id: reason}`` of known
     failures, reported ``xfailed``. ``jobs`` runs that many checks at once (``"auto"``: one per
-    CPU; needs fork isolation). ``devices`` selects the device checks' devices (``"cpu,cuda"``).
+    CPU; needs forked processes). ``isolation`` is ``"worker"`` (long-lived forked workers, the
+    default on Linux), ``"fork-each"`` (a forked child per check) or ``"none"``. ``devices``
+    selects the device checks' devices (``"cpu,cuda"``).
     ``variants`` is how many configurations besides the defaults each estimator is also checked
     in (``"auto"``: the profile's budget, none in quick; ``0``: the defaults only; see
     :mod:`conformance.variants`); each is a row of the report labelled by its parameters
@@ -66,9 +68,12 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     from the command line, whose process never runs torch on more than one thread.
     """
     from conformance.parallel import ParallelRunner
+    from conformance import workers
 
     session = _session(estimator, checks=checks, profile=profile, baseline=baseline, isolation=isolation,
                        timeout_s=timeout_s, jobs=jobs, devices=devices, variants=variants, fit_with=fit_with)
+    if session.settings.uses_workers:
+        workers.open_pool(session.cases)
     runner = ParallelRunner(session.cases, session.settings.jobs)
     report = Report(devices=list(session.settings.devices or ["cpu"]))
     rows: dict[str, EstimatorReport] = {}
@@ -81,6 +86,7 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
             row.results.append(with_baseline(runner.result(case), session.baseline_reason(case)))
     finally:
         runner.close()
+        workers.close_pool()
     return report
 
 

@@ -14,6 +14,7 @@ import unittest
 from conformance.causes import cause_key, cause_text, is_machinery_frame, normalized, own_location, owner_paths
 from conformance.context import CheckContext
 from conformance.explain import docs_reference
+from conformance.hangs import KnownHang
 from conformance.errors import CheckError, CheckFailure, CheckSkipped, KnownFailure
 from conformance.registry import CheckEntry
 from conformance.result import Result, Status
@@ -25,7 +26,7 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
     """Run ``entry`` on ``target`` here and classify the outcome (any exception is a verdict)."""
     context = CheckContext(target, settings, entry.id)
     start = time.perf_counter()
-    status, message, underlying = Status.PASSED, "", None
+    status, message, underlying, refused = Status.PASSED, "", None, None
     try:
         note = entry.run(context)
         message = note if isinstance(note, str) else ""
@@ -37,6 +38,8 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
         status, message = Status.SKIPPED, str(exc) or "skipped by the check"
     except CheckError as exc:
         status, message = Status.ERROR, f"the check itself broke: {exc}"
+    except KnownHang as exc:
+        status, message, refused = Status.FAILED, with_rule_and_docs([str(exc)], entry), exc
     except CheckFailure as exc:
         status, message, underlying = Status.FAILED, failure_text(exc.message, entry, exc), _estimator_error(exc)
     except BaseException as exc:  # noqa: BLE001 - any exception from the estimator is a verdict
@@ -47,6 +50,8 @@ def judge(target: Target, entry: CheckEntry, settings: Settings) -> Result:
         else:
             status, message, underlying = Status.FAILED, failure_text(exception_line(exc), entry, exc, target, settings), exc
     result = Result(entry.id, entry.category, status, message, time.perf_counter() - start, list(context.warnings))
+    if refused is not None:
+        result.cause, result.cause_key = hang_cause(refused.hang.call)
     if underlying is not None:
         owners = owner_paths(target.estimator)
         result.cause, result.cause_key = cause_text(underlying, owners), cause_key(underlying, owners)
@@ -68,10 +73,24 @@ def skipped(entry: CheckEntry, reason: str) -> Result:
 
 
 def process_failure(entry: CheckEntry, text: str, duration_s: float) -> Result:
-    """The result of a check whose process gave no verdict (crash, timeout, unreadable result)."""
-    first = str(text).split("\n", 1)[0]
-    return Result(entry.id, entry.category, Status.FAILED, with_rule_and_docs([str(text)], entry), duration_s,
-                  cause=first, cause_key=normalized(first))
+    """The result of a check whose process gave no verdict (crash, timeout, unreadable result).
+
+    A timeout in a known call of the estimator names it (the call later checks are spared).
+    """
+    call = getattr(text, "location", None)
+    text = str(text)
+    if call is not None:
+        text = text.replace("timed out after", f"{call.describe()} timed out after", 1)
+    first = text.split("\n", 1)[0]
+    cause, key = hang_cause(call) if call is not None else (first, normalized(first))
+    return Result(entry.id, entry.category, Status.FAILED, with_rule_and_docs([text], entry), duration_s,
+                  cause=cause, cause_key=key)
+
+
+def hang_cause(call) -> tuple[str, str]:
+    """The shared cause of a timed-out call and of the checks failed at once for making it again."""
+    text = f"{call.describe()} hung"
+    return text, normalized(text)
 
 
 def failure_text(headline: str, entry: CheckEntry, exc: BaseException, target: Target | None = None,

@@ -40,9 +40,11 @@ def pytest_addoption(parser):
     group.addoption("--conformance-memory-limit", type=float, default=None, metavar="MB",
                     help="address-space cap per check process; past it the check fails (default: half of RAM, 0: none)")
     group.addoption("--conformance-isolation", default="auto", metavar="MODE",
-                    help="fork: each check in a child process (default on Linux); none: in-process")
-    group.addoption("--conformance-jobs", default="1", metavar="N",
-                    help="run N checks at once in this process (auto: one per CPU); faster than xdist's -n for one estimator")
+                    help="worker: checks in long-lived forked workers that survive crashes (default on Linux); "
+                         "fork-each: a forked child per check; none: in-process")
+    group.addoption("--conformance-jobs", default=None, metavar="N",
+                    help="run N checks at once from this process (auto: one per CPU, the default on Linux "
+                         "without xdist's -n; 1: one at a time); faster than -n for one estimator")
     group.addoption("--conformance-variants", default="auto", metavar="N",
                     help="configurations besides the defaults per estimator (auto: 0 quick, 8 standard, 24 thorough; 0: defaults only)")
     group.addoption("--conformance-target-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -150,7 +152,10 @@ def _build_session(config):
 
     project = read_project_config(project_candidates(config))
     jobs = config.getoption("conformance_jobs")
-    if str(jobs).strip() != "1" and (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
+    xdist = bool(getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"))
+    if jobs is None:
+        jobs = default_jobs(xdist, config.getoption("conformance_isolation"))
+    elif str(jobs).strip() != "1" and xdist:
         raise ValueError("--conformance-jobs and pytest-xdist's -n both run checks in parallel: use one "
                          "(--conformance-jobs shares one process's imports and fits, so it is the faster)")
     from conformance.settings import InvalidSetting
@@ -177,6 +182,14 @@ def _build_session(config):
     session = Session(resolve_all(specs), settings, baseline, source=source)
     session.checked_targets  # noqa: B018 - a declared configuration that cannot be set is a usage error now
     return session
+
+
+def default_jobs(xdist: bool, isolation: str):
+    """``auto`` (one check per CPU at a time) where checks fork (Linux) and xdist does not spread them; else 1."""
+    import sys
+
+    forks = hasattr(os, "fork") and sys.platform.startswith("linux") and isolation != "none"
+    return "auto" if forks and not xdist else 1
 
 
 def writable_or_raise(path: Path) -> None:
@@ -217,6 +230,10 @@ def pytest_collection_finish(session):
         from conformance.fresh import ensure_server
 
         ensure_server()
+    if state.settings.uses_workers and suite_cases:
+        from conformance.workers import open_pool
+
+        open_pool(suite_cases)
     if state.settings.jobs > 1 and suite_cases:
         from conformance.parallel import ParallelRunner
 
@@ -239,6 +256,10 @@ def pytest_sessionfinish(session):
     pool = session.config.stash.get(POOL_KEY, None)
     if pool is not None:
         pool.close()
+    if session.config.stash.get(STATE_KEY, None) is not None:
+        from conformance.workers import close_pool
+
+        close_pool()
 
 
 def _suite_requested(config) -> bool:

@@ -26,22 +26,40 @@ import traceback
 from conformance import lifetime
 
 OUTPUT_TAIL_LINES = 15
+LOCATE_GRACE_S = 2.0  # how long a child past its deadline gets to say where it is, before SIGKILL
+LOCATE_SIGNAL = signal.SIGUSR2
 _RUNNING: dict[int, "ChildRun"] = {}  # the children forked here that have not been reaped
 
 
 class ChildFailure(str):
-    """Why a child process gave no result (crash, timeout, unpicklable outcome)."""
+    """Why a child process gave no result (crash, timeout, unpicklable outcome).
+
+    ``timed_out`` says it ran past its deadline; ``location`` is then what the child's
+    ``locate`` said it was doing (None when it could not answer in time).
+    """
 
     duration_s = 0.0
+    timed_out = False
+    location = None
+    limit_s = None  # the time limit the child ran under
+    output_tail = ""  # the end of what the child printed
+
+
+class Located:
+    """What a child past its deadline sends instead of a result: where it was (its ``locate``'s value)."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def outcome_duration(outcome) -> float:
     return getattr(outcome, "duration_s", 0.0)
 
 
-def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
+def run_in_child(func, timeout_s: float, pin: bool = True, memory_limit: int | None = None, locate=None,
+                 timeout_note: str = ""):
     """Call ``func`` in a forked child; return its value, or a :class:`ChildFailure`."""
-    child = ChildRun(func, timeout_s, pin, memory_limit)
+    child = ChildRun(func, timeout_s, pin, memory_limit, locate=locate, timeout_note=timeout_note)
     wait_until_finished(child)
     return child.outcome
 
@@ -68,10 +86,18 @@ class ChildRun:
     The parent reads the pipe as data arrives (:func:`wait_for`), so a child with a large
     result never blocks on a full pipe while its clock runs; ``outcome`` is set once it ends,
     with ``status`` (as ``os.waitpid`` gives it) and ``timed_out``.
+
+    With ``locate`` (a function of the interrupted frame, run in the child), a child past its
+    deadline is first signalled to send ``locate``'s answer (:class:`Located`), and killed when
+    it has, or after ``LOCATE_GRACE_S``. ``timeout_note`` says where the time limit came from.
     """
 
-    def __init__(self, func, timeout_s: float, pin: bool = True, memory_limit: int | None = None):
+    def __init__(self, func, timeout_s: float, pin: bool = True, memory_limit: int | None = None, locate=None,
+                 timeout_note: str = ""):
         self.timeout_s = timeout_s
+        self.timeout_note = timeout_note or "the per-check timeout, --conformance-timeout"
+        self.locate = locate
+        self.asked_where = False
         self.output = tempfile.TemporaryFile()
         self.chunks: list[bytes] = []
         self.outcome = None
@@ -87,9 +113,9 @@ class ChildRun:
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
             os.close(self.read_fd)
-            _child_main(func, write_fd, self.output, pin, memory_limit, parent)
+            _child_main(func, write_fd, self.output, pin, memory_limit, parent, locate)
         os.close(write_fd)
-        _own_group(self.pid)
+        own_group(self.pid)
         _RUNNING[self.pid] = self
         lifetime.watch_group(self.pid)
 
@@ -102,6 +128,18 @@ class ChildRun:
             self.chunks.append(chunk)
         else:
             self._finish(timed_out=False)
+
+    def expire(self) -> None:
+        """The deadline passed: ask the child where it is (once, with a grace period), else kill it."""
+        if self.locate is not None and not self.asked_where:
+            self.asked_where = True
+            self.deadline = time.monotonic() + LOCATE_GRACE_S
+            try:
+                os.kill(self.pid, LOCATE_SIGNAL)
+                return
+            except ProcessLookupError:
+                pass
+        self.kill(timed_out=True)
 
     def kill(self, timed_out: bool = True) -> None:
         kill_group(self.pid)
@@ -118,22 +156,41 @@ class ChildRun:
         self.outcome = self._outcome(b"".join(self.chunks), timed_out, self.status)
         self.output.close()
 
-    def _outcome(self, payload: bytes, timed_out: bool, status: int):
-        if payload and not timed_out:
+    def _outcome(self, payload: bytes, killed_late: bool, status: int):
+        value, location = None, None
+        if payload and not killed_late:
             try:
-                return pickle.loads(payload)
+                value = pickle.loads(payload)
             except Exception as exc:  # noqa: BLE001 - anything unpickling raises is reported
-                failure = ChildFailure(f"the check's result could not be read back: {exc!r}")
-        elif timed_out:
-            failure = ChildFailure(f"timed out after {self.timeout_s:g} s (the per-check timeout, "
-                                   "--conformance-timeout); the process was killed and the run goes on")
+                value = ChildFailure(f"the check's result could not be read back: {exc!r}")
+            if isinstance(value, Located):
+                location, value = value.value, None
+            elif not isinstance(value, ChildFailure):
+                return value  # a result, even one that arrived while the child was asked where it was
+        timed_out = killed_late or self.asked_where
+        if timed_out:
+            failure = timeout_text(self.timeout_s, self.timeout_note)
         else:
-            failure = ChildFailure(_describe_exit(status))
-        tail = self.output_tail = _output_tail(self.output)
-        if tail:
-            failure = ChildFailure(failure + "\n  last output of the check:\n" + tail)
-        failure.duration_s = time.perf_counter() - self.start
+            failure = value if value is not None else describe_exit(status)
+        self.timed_out = timed_out
+        failure = child_failure(failure, self.output, self.start, timed_out, location, self.timeout_s)
+        self.output_tail = failure.output_tail
         return failure
+
+
+def timeout_text(timeout_s: float, note: str) -> str:
+    return f"timed out after {timeout_s:g} s ({note}); the process was killed and the run goes on"
+
+
+def child_failure(text: str, output, start: float, timed_out: bool = False, location=None,
+                  limit_s: float | None = None) -> ChildFailure:
+    """A :class:`ChildFailure` of ``text``, then the end of what the process printed to ``output``."""
+    tail = _output_tail(output)
+    failure = ChildFailure(text + "\n  last output of the check:\n" + tail if tail else text)
+    failure.duration_s = time.perf_counter() - start
+    failure.timed_out, failure.location, failure.limit_s = timed_out, location, limit_s
+    failure.output_tail = tail
+    return failure
 
 
 def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
@@ -153,10 +210,10 @@ def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
         now = time.monotonic()
         for child in running:
             if not child.finished and child not in ready and child.deadline <= now:
-                child.kill(timed_out=True)
+                child.expire()
 
 
-def _own_group(pid: int) -> None:
+def own_group(pid: int) -> None:
     """Put the child ``pid`` in a group of its own (it does so too: whichever runs first wins)."""
     try:
         os.setpgid(pid, pid)
@@ -164,23 +221,33 @@ def _own_group(pid: int) -> None:
         pass
 
 
-def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None, parent: int) -> None:
-    code = 0
-    try:
-        lifetime.in_forked_child(parent)
-        _RUNNING.clear()  # the parent's children are not this one's to kill
-        os.setpgid(0, 0)  # so a timeout can kill what the check started too
-        if memory_limit:
-            import resource
+def become_contained_child(parent: int, output, memory_limit: int | None, pin: bool) -> None:
+    """Set up a process just forked from the suite's to run checks: its group, cap, output and threads."""
+    lifetime.in_forked_child(parent)
+    _RUNNING.clear()  # the parent's children are not this one's to kill
+    os.setpgid(0, 0)  # so a timeout can kill what the check started too
+    if memory_limit:
+        import resource
 
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        os.dup2(output.fileno(), 1)
-        os.dup2(output.fileno(), 2)
-        sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
-        faulthandler.enable(file=sys.stderr)
-        if pin:
-            pin_threads()
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    os.dup2(output.fileno(), 1)
+    os.dup2(output.fileno(), 2)
+    sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)
+    faulthandler.enable(file=sys.stderr)
+    if pin:
+        pin_threads()
+
+
+def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None, parent: int,
+                locate=None) -> None:
+    code = 0
+    answered = []  # set once the result (or the location) is being written: never both
+    try:
+        become_contained_child(parent, output, memory_limit, pin)
+        if locate is not None:
+            _answer_where(locate, write_fd, answered)
         value = func()
+        answered.append(True)
         data = pickle.dumps(value)
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(data)
@@ -191,6 +258,26 @@ def _child_main(func, write_fd: int, output, pin: bool, memory_limit: int | None
         os._exit(code)
 
 
+def _answer_where(locate, write_fd: int, answered: list) -> None:
+    """On ``LOCATE_SIGNAL``, send ``Located(locate(frame))`` down the result pipe and exit."""
+
+    def answer(signum, frame):
+        if answered:
+            return  # the result is already on its way
+        answered.append(True)
+        try:
+            value = locate(frame)
+            data = pickle.dumps(Located(value))
+        except BaseException:  # noqa: BLE001 - no answer then; the parent kills after its grace
+            os._exit(1)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_fd, view):]
+        os._exit(0)
+
+    signal.signal(LOCATE_SIGNAL, answer)
+
+
 def kill_group(pid: int) -> None:
     for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
@@ -199,7 +286,7 @@ def kill_group(pid: int) -> None:
             pass
 
 
-def _describe_exit(status: int) -> str:
+def describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)

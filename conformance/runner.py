@@ -1,19 +1,25 @@
 """Run one planned case and get its :class:`~conformance.result.Result`, whatever the estimator does.
 
-The suite must survive the estimators it tests: by default (on Linux) each check runs in a
-forked child (:mod:`conformance.processes`) that inherits the imported modules and the shared
-fit, runs the check with torch pinned to one thread (:mod:`conformance.judge` decides the
-verdict there) and sends back its result. Where fork is unavailable the check runs in-process,
-and global state is restored afterwards. A case the plan skipped costs no process at all.
+The suite must survive the estimators it tests. By default (on Linux), during a run, checks go
+to long-lived workers forked from the suite's process (:mod:`conformance.workers`); with
+``fork-each``, outside a run, and for the checks that need a process of their own (threads,
+CUDA, fresh interpreters), each check runs in a forked child (:mod:`conformance.processes`).
+Either way the process inherits the imported modules and the shared fit, runs the check with
+torch pinned to one thread (:mod:`conformance.judge` decides the verdict there) and sends back
+its result, within a time limit derived from the shared fit (:mod:`conformance.hangs`). Where
+fork is unavailable the check runs in-process, and global state is restored afterwards. A case
+the plan skipped costs no process at all.
 """
 
 from __future__ import annotations
 
 import pickle
 import sys
+import time
 
 from conformance.context import CheckContext
 from conformance.globalstate import GlobalState
+from conformance.hangs import Hang, check_budget, locate_call, refusing_known_hangs
 from conformance.judge import exception_line, judge, process_failure, skipped
 from conformance.plan import Case, skip_reason
 from conformance.processes import ChildRun, pinned_threads, run_in_child, wait_until_finished
@@ -21,6 +27,7 @@ from conformance.result import Result
 from conformance.settings import Settings
 from conformance.targets import Target
 from conformance.variants import FITS_CHECK
+from conformance.workers import active_pool, suits_a_worker
 
 FIT_FAILED = "fit failed"  # the shared fit's record of a fit that raised
 
@@ -41,10 +48,11 @@ def run_check(target: Target, entry, settings: Settings) -> Result:
 class PendingCheck:
     """A case started by :func:`start_case`: running in a forked child, or already decided."""
 
-    def __init__(self, entry, child: ChildRun | None = None, result: Result | None = None):
+    def __init__(self, entry, child: ChildRun | None = None, result: Result | None = None, target=None):
         self.entry = entry
         self.child = child
         self._result = result
+        self.target = target
 
     @property
     def done(self) -> bool:
@@ -56,8 +64,16 @@ class PendingCheck:
             if isinstance(outcome, Result):
                 self._result = outcome
             else:
+                record_hang(self.target, self.entry.id, outcome)
                 self._result = process_failure(self.entry, outcome, getattr(outcome, "duration_s", 0.0))
         return self._result
+
+
+def record_hang(target: Target | None, where: str, outcome) -> None:
+    """Remember the call a timed-out child was making, so the same call is not waited on again."""
+    call = getattr(outcome, "location", None)
+    if target is not None and getattr(outcome, "timed_out", False) and call is not None:
+        target.history.record_hang(Hang(call, where, outcome.limit_s))
 
 
 def start_case(case) -> PendingCheck:
@@ -76,13 +92,27 @@ def start_case(case) -> PendingCheck:
     if not settings.forks:
         return PendingCheck(entry, result=_run_in_process(target, entry, settings))
     warm_up_torch()
-    if entry.uses_shared_fit:
-        prime_shared_fit(target, settings)
+    prime_shared_fit(target, settings)  # for the checks that read it, and timed: every check's budget
     # CUDA reserves far more address space than it uses, so device checks run uncapped.
     memory = None if entry.device or _may_use_cuda(target) else settings.memory_limit_bytes
-    child = ChildRun(lambda: judge(target, entry, settings), settings.timeout_s,
-                     pin=not entry.threads, memory_limit=memory)
-    return PendingCheck(entry, child=child)
+    budget = check_budget(target.history, settings, entry)
+    note = f"this check's budget: {budget.why}"
+    pool = active_pool()
+    if pool is not None and suits_a_worker(case, memory):
+        task = pool.start(case, target.history, target.fit_cache, budget.seconds, note)
+        return PendingCheck(entry, child=task, target=target)
+    child = ChildRun(lambda: judge_refusing_known_hangs(target, entry, settings), budget.seconds,
+                     pin=not entry.threads, memory_limit=memory, locate=locate_call(type(target.estimator)),
+                     timeout_note=note)
+    return PendingCheck(entry, child=child, target=target)
+
+
+def judge_refusing_known_hangs(target: Target, entry, settings: Settings) -> Result:
+    """:func:`judge`, with the calls already seen to hang on ``target`` failing at once."""
+    if not target.history.hangs:
+        return judge(target, entry, settings)
+    with refusing_known_hangs(type(target.estimator), target.history):
+        return judge(target, entry, settings)
 
 
 def configuration_fit_failure(target: Target, entry, settings: Settings) -> str | None:
@@ -168,22 +198,29 @@ def prime_shared_fit(target: Target, settings: Settings, in_child: bool = True) 
 
     def fit_and_pickle():
         context = CheckContext(target, settings, "shared-fit")
+        start = time.perf_counter()
         try:
             estimator, _ = context.fitted()
         except Exception as exc:  # noqa: BLE001 - recorded: the configuration's fit verdict
             return (FIT_FAILED, exception_line(exc))
-        return pickle.dumps(estimator)
+        return time.perf_counter() - start, pickle.dumps(estimator)
 
     if in_child:
         memory = None if _may_use_cuda(target) else settings.memory_limit_bytes
-        payload = run_in_child(fit_and_pickle, settings.timeout_s, pin=True, memory_limit=memory)
+        outcome = run_in_child(fit_and_pickle, settings.timeout_s, pin=True, memory_limit=memory,
+                               locate=locate_call(type(target.estimator)))
+        record_hang(target, "the shared fit", outcome)
     else:
         try:
-            payload = fit_and_pickle()
+            outcome = fit_and_pickle()
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: BLE001 - see the docstring; SystemExit included
-            payload = None
-    if isinstance(payload, tuple) and payload[:1] == (FIT_FAILED,):
-        target.fit_cache[(FIT_FAILED, settings.budget)] = payload[1]
-    target.fit_cache[settings.budget] = payload if isinstance(payload, bytes) else None
+            outcome = None
+    if isinstance(outcome, tuple) and outcome[:1] == (FIT_FAILED,):
+        target.fit_cache[(FIT_FAILED, settings.budget)] = outcome[1]
+        outcome = None  # a fit that failed fast says nothing of its time
+    fitted = isinstance(outcome, tuple)
+    target.fit_cache[settings.budget] = outcome[1] if fitted else None
+    if fitted or getattr(outcome, "timed_out", False):
+        target.history.shared_fit_s[settings.budget] = outcome[0] if fitted else None

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field, replace
 
 PROFILE_NAMES = ("quick", "standard", "thorough")
-ISOLATIONS = ("auto", "fork", "none")
+# "fork" is the former name of "fork-each", still accepted.
+ISOLATIONS = ("auto", "worker", "fork-each", "fork", "none")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
@@ -53,7 +54,8 @@ class Settings:
 
     profile: str = "standard"
     devices: tuple = ()  # empty: every available device
-    isolation: str = "auto"  # "fork" (one child process per check), "none", or "auto"
+    # "worker" (long-lived forked workers), "fork-each" (one child per check), "none", or "auto"
+    isolation: str = "auto"
     timeout_s: float = 300.0
     memory_limit_mb: float | None = None  # None: half the machine's memory; 0: no limit
     seed: int = 0
@@ -86,15 +88,21 @@ class Settings:
             raise InvalidSetting("variants", f"variants must be a whole number >= 0 (0: the defaults only) or "
                                  f"'auto' (the profile's budget), got {self.variants!r}")
         if self.jobs > 1 and not self.forks:
-            raise InvalidSetting("jobs", "running several checks at once (jobs > 1) needs each check in a forked "
-                                 "child (isolation 'fork', on Linux); with isolation 'none' checks run one at a time")
+            raise InvalidSetting("jobs", "running several checks at once (jobs > 1) needs forked processes "
+                                 "(isolation 'worker' or 'fork-each', on Linux); with isolation 'none' checks run "
+                                 "one at a time")
 
     @property
     def forks(self) -> bool:
-        """Whether each check runs in a forked child (``auto``: on Linux)."""
+        """Whether checks run in forked processes, workers or one child each (``auto``: on Linux)."""
         if self.isolation == "auto":
             return hasattr(os, "fork") and sys.platform.startswith("linux")
-        return self.isolation == "fork"
+        return self.isolation != "none"
+
+    @property
+    def uses_workers(self) -> bool:
+        """Whether checks run in long-lived forked workers (``auto``: on Linux) rather than a fork each."""
+        return self.forks and self.isolation in ("auto", "worker")
 
     @property
     def memory_limit_bytes(self) -> int | None:

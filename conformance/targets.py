@@ -32,7 +32,14 @@ class Target:
     configuration: object = None  # the conformance.variants.Variant checked; None: the defaults
     configurations: object = field(default=None, repr=False)  # on a default target: what the plan derived
     fit_cache: dict = field(default_factory=dict, repr=False)
+    history: object = field(default=None, repr=False)  # what the run learned of it (conformance.hangs.History)
     _traits: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.history is None:
+            from conformance.hangs import History
+
+            self.history = History()
 
     @property
     def traits(self):

@@ -25,6 +25,7 @@ HOSTILE = "tests.estimators.hostile_imports"
 RIDGE = "sklearn.linear_model:Ridge"
 HANGS = "tests.estimators.hanging:SpawnsAndHangsInFit"
 TWO_FITS = "check_fit2d_1sample or check_fit2d_1feature"
+SERIAL = ("--conformance-jobs", "1")  # one check at a time: the tests count what finished before the hang
 TARGET_TIMEOUT = ("--conformance-target-timeout", "3")
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the run's processes in /proc")
@@ -169,7 +170,7 @@ def test_every_unusable_target_is_named_and_those_that_resolved_are_still_report
 def test_sigterm_during_a_hanging_check_keeps_what_finished_stops_every_process_and_exits_143(tmp_path):
     name = "SIGTERM"
     summary = tmp_path / "summary.md"
-    suite = Suite(tmp_path, RIDGE, "--estimator", HANGS, "-k", TWO_FITS, "--conformance-report", "r.json",
+    suite = Suite(tmp_path, RIDGE, "--estimator", HANGS, "-k", TWO_FITS, *SERIAL, "--conformance-report", "r.json",
                   "--junitxml", "j.xml", GITHUB_STEP_SUMMARY=str(summary))
     spawned = int(suite.wait_until_fit_started()[1])
     assert spawned in suite.remaining()  # the estimator's own process, in the check's group
@@ -206,7 +207,7 @@ def test_sigint_under_xdist_stops_the_workers_and_their_fresh_process_servers_an
 
 
 def test_sigkill_of_the_suite_leaves_a_readable_report_and_no_orphan(tmp_path):
-    suite = Suite(tmp_path, RIDGE, "--estimator", HANGS, "-k", TWO_FITS, "--conformance-report", "r.json")
+    suite = Suite(tmp_path, RIDGE, "--estimator", HANGS, "-k", TWO_FITS, *SERIAL, "--conformance-report", "r.json")
     spawned = int(suite.wait_until_fit_started()[1])
     assert spawned in suite.remaining()
     suite.process.kill()

@@ -163,12 +163,15 @@ def test_python_dash_m_conformance_is_the_pytest_form(tmp_path):
     assert missing.returncode == 4 and "module 'nosuch' not found" in missing.stderr
 
 
+SERIAL = ("--conformance-jobs", "1", "--conformance-isolation", "fork-each")  # one fork per check, in turn
+
+
 def serial_and_parallel_results(tmp_path, *parallel_args) -> tuple[list, list]:
     """The report results of the naive estimator on a few sklearn checks: serial, then with ``parallel_args``."""
     args = ["-m", "pytest", "--pyargs", "conformance", "--estimator", NAIVE, "-q", "-p", "no:cacheprovider",
             "-k", "sklearn and (dtype_object or estimator_repr or fit2d_1sample or fit1d or estimators_pickle)"]
     runs = [run_outside_repo(tmp_path, *args, *extra, "--conformance-report", f"{name}.json", PYTHONPATH=str(REPO))
-            for name, extra in (("serial", ()), ("parallel", parallel_args))]
+            for name, extra in (("serial", SERIAL), ("parallel", parallel_args))]
     assert [done.returncode for done in runs] == [1, 1], runs[1].stdout + runs[1].stderr
     return [json.loads((tmp_path / f"{name}.json").read_text())["estimators"][0]["results"]
             for name in ("serial", "parallel")]
@@ -200,12 +203,24 @@ def test_conformance_jobs_gives_the_same_verdicts_as_a_serial_run(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--conformance-jobs", "zero"], "--conformance-jobs: jobs must be a positive integer or 'auto', got 'zero'"),
-    (["--conformance-jobs", "2", "--conformance-isolation", "none"], "--conformance-jobs: running several checks at once (jobs > 1) needs each check in a forked child"),
+    (["--conformance-jobs", "2", "--conformance-isolation", "none"], "--conformance-jobs: running several checks at once (jobs > 1) needs forked processes"),
 ])
 def test_bad_jobs_option_is_a_usage_error(pytester, args, message):
     result = suite(pytester, "-k", FEW, *args)
     assert result.ret == 4
     assert message in result.stderr.str()
+
+
+def test_the_default_runs_checks_in_parallel_on_linux_unless_xdist_or_no_isolation_is_asked_for():
+    import sys
+
+    from conformance.plugin import default_jobs
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parallel by default on Linux only")
+    assert default_jobs(xdist=False, isolation="auto") == "auto"
+    assert default_jobs(xdist=True, isolation="auto") == 1
+    assert default_jobs(xdist=False, isolation="none") == 1
 
 
 def test_jobs_with_xdist_is_a_usage_error(tmp_path):

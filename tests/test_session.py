@@ -35,7 +35,7 @@ def test_python_api_reads_the_project_tolerances_from_the_nearest_pyproject(tmp_
 
 
 def test_python_api_refuses_jobs_it_cannot_honour_like_the_plugin():
-    with pytest.raises(ValueError, match="needs each check in a forked child"):
+    with pytest.raises(ValueError, match="needs forked processes"):
         conformance.check(TinyTorchClassifier(), checks=["params.*"], isolation="none", jobs=2)
 
 

@@ -36,3 +36,21 @@ class SpawnsAndHangsInFit(Ridge):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         announce(f"spawned {child.pid} fit")
         time.sleep(3600)
+
+
+class HangsOnLargeInput(Ridge):
+    """Fits small data, but never returns from ``fit`` on 150 rows or more (a hang that depends on size)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if len(X) >= 150:
+            announce("fit")
+            time.sleep(3600)
+        return super().fit(X, y, sample_weight)
+
+
+class SpinsInFit(Ridge):
+    """Never returns from ``fit``, busy in Python code rather than asleep."""
+
+    def fit(self, X, y, sample_weight=None):
+        while True:
+            pass
