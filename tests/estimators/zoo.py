@@ -39,7 +39,8 @@ from tests.estimators.detection_defects import TWINS as DETECTION_TWINS
 
 # The defects that hide behind non-default parameters join it too, with their twins (TWINS below).
 from tests.estimators.variant_defects import (  # noqa: F401
-    EarlyStoppingClassifier, EarlyStoppingGlobalSplit, HuberIgnoresWeights, IncrementalClassifier,
+    EarlyStoppingClassifier, EarlyStoppingGlobalSplit, EarlyStoppingNeverImproves, HuberIgnoresWeights,
+    IncrementalClassifier,
     LayerNormWrongWidth, LossChoiceRegressor, NormClassifier, NormTableMissesBatch, PartialFitForgets,
     PickleDropsOptimizer, WarmStartClassifier, WarmStartIgnored, WarmStartRebuildsOptimizer,
 )
