@@ -29,8 +29,9 @@ QUICK_FRESH_PROCESS = ("not run in the quick profile: it starts a fresh Python i
 
 
 # What a configuration besides the defaults is checked for in the quick and standard profiles:
-# that it fits, that its outputs keep the contract, that it is reproducible and independent of the
-# global seeds, that a refit restarts (or, with warm_start or partial_fit, that training
+# that it fits, that its outputs keep the contract, that it still refuses invalid input clearly
+# (a configuration that drops a scaler may drop the width check the scaler made), that it is
+# reproducible and independent of the global seeds, that a refit restarts (or, with warm_start or partial_fit, that training
 # continues, also after pickle), that it survives pickle, that its weights act as repeated
 # rows, and that it still learns (and, with early stopping, trains past its patience). These are
 # the rules a changed path breaks most; each costs a few fits of small data.
@@ -38,6 +39,7 @@ VARIANT_CHECKS = (
     FITS_CHECK,
     "inputs.output_contract",
     "inputs.learns_unstandardised_data",
+    "inputs.invalid_input_errors",
     "inputs.sample_weight_equivalence",
     "params.early_stopping_waits_for_patience",
     "determinism.same_seed_same_fit",

@@ -61,7 +61,7 @@ class Settings:
     seed: int = 0
     # [tool.conformance.tolerances] of the project: {kind: {...}} or {class name: {kind: {...}}}
     tolerances: dict = field(default_factory=dict)
-    jobs: int = 1  # checks run at once, forked from one process (needs fork isolation)
+    jobs: int = 1  # checks run at once, forked from one process (needs worker or fork-each isolation)
     variants: int | None = None  # configurations besides the defaults per estimator; None: the profile's
     target_timeout_s: float = 60.0  # to import and build each target, in its probe (conformance.target_probe)
 

@@ -246,6 +246,14 @@ def layout_sweep(ctx) -> list:
             X, X_test = (np.abs(a) if positive else a for a in (data.X, test.X))
             cases.append((cs.FeatureInput(X.astype(dtype), layout, container), y,
                           cs.FeatureInput(X_test.astype(dtype), layout, container)))
+    # One row with a negative stride: numpy calls it C-contiguous (an axis of length 1 does not
+    # count), torch.from_numpy refuses it, so a fast path that trusts the flags crashes on it.
+    for j, dtype in enumerate((np.float32, np.float64)):
+        if ctx.settings.profile == "quick" and j == 0:
+            continue
+        X, X_test = (np.abs(a) if positive else a for a in (data.X, test.X[:1]))
+        cases.append((cs.FeatureInput(X.astype(dtype), "C", "ndarray"), y,
+                      cs.FeatureInput(X_test.astype(dtype), "reversed_rows", "ndarray")))
     return cases
 
 
