@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import Ridge
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import validate_data
 
 import conformance
 from conformance.plan import VARIANT_CHECKS, checked_targets, plan, planned_entries
@@ -268,3 +272,70 @@ def test_correct_twins_and_reference_estimators_pass_in_every_configuration(make
     configured = [e for e in report.estimators if e.variant is not None]
     assert configured, f"{type(make()).__name__} was checked in no configuration"
     assert report.ok, "\n".join(f"{label}: {r.check}: {r.message[:400]}" for label, r in report.failures())
+
+
+# --- a configuration may narrow the data it takes, if it says so --------------------------------
+
+class NarrowModeRegressor(RegressorMixin, BaseEstimator):
+    """A mean regressor whose ``mode="narrow"`` needs at least 4 features and refuses fewer, naming the option."""
+
+    _parameter_constraints = {"mode": [StrOptions({"plain", "narrow"})]}
+    refusal = "mode='narrow' needs at least 4 features, got {}"
+
+    def __init__(self, mode="plain"):
+        self.mode = mode
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y)
+        if self.mode == "narrow" and X.shape[1] < 4:
+            raise ValueError(self.refusal.format(X.shape[1]))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        X = validate_data(self, X, reset=False)
+        return np.full(len(X), self.mean_)
+
+
+class NarrowModeVagueRefusal(NarrowModeRegressor):
+    """The same refusal, in words that name neither the option nor its value."""
+
+    refusal = "too few columns: {}"
+
+
+def test_a_configuration_refusing_some_valid_data_by_name_is_not_failed_for_it():
+    report = conformance.check(NarrowModeRegressor(), checks=["inputs.output_contract"], profile="quick", variants=8)
+    narrow = [e for e in report.estimators if e.label.endswith("[mode=narrow]")]
+    assert narrow and all(r.status == "passed" for r in narrow[0].results), narrow
+
+
+def test_a_configuration_refusing_valid_data_without_naming_itself_still_fails():
+    report = conformance.check(NarrowModeVagueRefusal(), checks=["inputs.output_contract"], profile="quick",
+                               variants=8)
+    narrow = [e for e in report.estimators if e.label.endswith("[mode=narrow]")]
+    assert narrow and [r.status for r in narrow[0].results] == ["failed"]
+    assert "too few columns" in narrow[0].results[0].message
+
+
+# --- sparse input at predict, for an estimator whose fit does not take it -----------------------
+
+class SparseAnswersWrong(Ridge):
+    """Ridge with ``solver="cholesky"`` (sparse unsupported by its tags), whose predict answers zeros for a sparse matrix."""
+
+    def predict(self, X):
+        if scipy.sparse.issparse(X):
+            return np.zeros(X.shape[0])
+        return super().predict(X)
+
+
+def test_sparse_input_at_predict_answered_as_the_dense_input_is_accepted():
+    report = conformance.check(Ridge(solver="cholesky"), checks=["inputs.invalid_input_errors"], profile="quick",
+                               variants=0)
+    assert report.ok, [r.message[:300] for _, r in report.failures()]
+
+
+def test_sparse_input_at_predict_answered_otherwise_fails():
+    report = conformance.check(SparseAnswersWrong(solver="cholesky"), checks=["inputs.invalid_input_errors"],
+                               profile="quick", variants=0)
+    assert [r.status for r in report.results] == ["failed"]
+    assert "predict on a scipy.sparse matrix" in report.results[0].message

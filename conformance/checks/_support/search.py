@@ -83,6 +83,23 @@ def hypothesis_seed(ctx) -> tuple[object, str]:
                    f"replay with --hypothesis-seed={value})")
 
 
+def refused_by_configuration(ctx, exc: BaseException) -> bool:
+    """Whether ``exc`` is a configuration refusing this input clearly: a ``ValueError`` naming its parameter or value.
+
+    Outside the defaults, a documented option may narrow the data it takes (``svd_solver="arpack"``
+    needs more than one feature, ``criterion="poisson"`` a target of no negative values); a
+    refusal that names the option is what users can act on, as
+    ``params.variant_fits_or_refuses_clearly`` asks. Such an example is not judged.
+    """
+    variant = ctx.traits.configuration
+    if variant is None or not isinstance(exc, ValueError):
+        return False
+    from conformance.checks.params import refusal_names
+
+    text = str(exc).lower()
+    return any(name in text for name in refusal_names(variant) if len(name) > 2)
+
+
 def search(ctx, strategy, prop, *, examples=(), max_examples: int | None = None) -> None:
     """Run ``prop(value, script)`` on values of ``strategy``; fail on the shrunk counterexample.
 
@@ -114,6 +131,9 @@ def search(ctx, strategy, prop, *, examples=(), max_examples: int | None = None)
                 seed_global_rngs(0, torch_too=ctx.traits.torch)
                 prop(value, script)
         except Exception as exc:  # noqa: BLE001 - any exception is this example's verdict
+            if refused_by_configuration(ctx, exc):
+                seen[key] = last[0] = (None, script.code())
+                return
             seen[key] = last[0] = state["best"] = (exc, script.code())
             if state["first_failure"] is None:
                 state["first_failure"] = time.monotonic()
