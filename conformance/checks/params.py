@@ -26,6 +26,7 @@ from conformance.checks._support.fingerprints import (
 )
 from conformance.checks._support.outputs import Recipe, assert_same_outputs, outputs, same_outputs
 from conformance.checks._support.seeding import seed_global_rngs, seed_params, seeded_fit
+from conformance.checks._support.refusals import refusal_names
 from conformance.checks._support.tags import is_fitted, requires_fit
 from conformance.registry import register
 from conformance.repro import changed_params, params_text
@@ -537,8 +538,6 @@ def _forked_workers():
 # --- configurations besides the defaults ----------------------------------------------------
 
 CLEAR_REFUSALS = (ValueError, TypeError, NotImplementedError)
-# How a refusal of a way of fitting may name it.
-FIT_WORDS = {"sample_weight": ("sample_weight", "sample weight", "weight"), "partial_fit": ("partial_fit",)}
 
 
 def _in_a_configuration(traits) -> bool:
@@ -578,17 +577,6 @@ def variant_fits_or_refuses_clearly(ctx):
                  f"{type(exc).__name__}: {_first_line(exc)} ({_raised_where(exc)})", cause=exc,
                  expected="a fitted estimator whose output methods work", repro=ctx.repro(*lines))
     return None
-
-
-def refusal_names(variant) -> tuple:
-    """What a clear refusal of ``variant`` may name: its parameters (and string values), or its way of fitting."""
-    names = []
-    for key, value in variant.params.items():
-        names += [key.lower(), key.rsplit("__", 1)[-1].lower()]
-        if isinstance(value, str) and value:
-            names.append(value.lower())
-    names += FIT_WORDS.get(variant.fit_with, ())
-    return tuple(dict.fromkeys(names))
 
 
 def refusal_problem(exc: BaseException, names: tuple) -> str | None:

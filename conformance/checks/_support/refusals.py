@@ -59,3 +59,18 @@ UNWRITABLE = ("not writable", "non-writable", "not writeable", "non-writeable")
 def unwritable_warnings(records) -> list[str]:
     """The messages among the recorded ``warnings`` that say an array is not writable."""
     return [str(r.message) for r in records if any(word in str(r.message).lower() for word in UNWRITABLE)]
+
+
+# How a refusal of a way of fitting may name it.
+FIT_WORDS = {"sample_weight": ("sample_weight", "sample weight", "weight"), "partial_fit": ("partial_fit",)}
+
+
+def refusal_names(variant) -> tuple:
+    """What a clear refusal of ``variant`` may name: its parameters (and string values), or its way of fitting."""
+    names = []
+    for key, value in variant.params.items():
+        names += [key.lower(), key.rsplit("__", 1)[-1].lower()]
+        if isinstance(value, str) and value:
+            names.append(value.lower())
+    names += FIT_WORDS.get(variant.fit_with, ())
+    return tuple(dict.fromkeys(names))

@@ -18,7 +18,7 @@ import zlib
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
-from conformance.checks._support.refusals import raised_inside_torch
+from conformance.checks._support.refusals import raised_inside_torch, refusal_names
 from conformance.checks._support.seeding import seed_global_rngs
 from conformance.errors import CheckError, CheckFailure
 
@@ -94,8 +94,6 @@ def refused_by_configuration(ctx, exc: BaseException) -> bool:
     variant = ctx.traits.configuration
     if variant is None or not isinstance(exc, ValueError):
         return False
-    from conformance.checks.params import refusal_names
-
     text = str(exc).lower()
     return any(name in text for name in refusal_names(variant) if len(name) > 2)
 
