@@ -193,17 +193,22 @@ def child_failure(text: str, output, start: float, timed_out: bool = False, loca
     return failure
 
 
-def wait_for(children: list[ChildRun], until: ChildRun | None = None) -> None:
+def wait_for(children: list[ChildRun], until: ChildRun | None = None, at_most_s: float | None = None) -> None:
     """Read every running child's pipe until ``until`` has finished (or, without it, any child).
 
     A child past its deadline is killed and finished as timed out, unless its result is
-    already waiting in the pipe (it finished while the parent was busy elsewhere).
+    already waiting in the pipe (it finished while the parent was busy elsewhere). With
+    ``at_most_s``, it also returns once that long has passed, whether or not a child finished.
     """
+    give_up = time.monotonic() + at_most_s if at_most_s is not None else float("inf")
     while True:
         running = [child for child in children if not child.finished]
         if (until.finished if until is not None else len(running) < len(children)) or not running:
             return
-        wait = min(max(0.0, min(child.deadline for child in running) - time.monotonic()), 1.0)
+        if time.monotonic() >= give_up:
+            return
+        wait = min(max(0.0, min(child.deadline for child in running) - time.monotonic()), 1.0,
+                   max(0.0, give_up - time.monotonic()))
         ready, _, _ = select.select(running, [], [], wait)
         for child in ready:
             child.read_available()

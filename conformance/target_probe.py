@@ -8,6 +8,12 @@ traits and sends back one report row per estimator. Only when every probe succee
 suite resolve the targets itself. A probe that failed says what happened and where: the
 exception, the exit status, the signal, or the timeout with the stack it was stuck in
 (faulthandler dumps it just before the limit).
+
+The libraries the suite itself depends on (``SHARED_LIBRARIES``: numpy, scipy, scikit-learn,
+torch) are trusted, and slow to import. A probe notes each module of theirs that the target's
+code imports (``torch``, ``torch._dynamo``), and the suite's process imports it too while the
+probe goes on. The target's own code still runs in the probe first; only the imports the
+suite's process would pay anyway, once the probe is done, overlap the probe's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import linecache
 import os
 import re
 import signal
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +34,9 @@ from conformance.errors import TargetError
 from conformance.processes import ChildRun, wait_for
 
 STAGE_MARK = "conformance-stage: "
+IMPORT_MARK = "conformance-import: "
+SHARED_LIBRARIES = ("numpy", "scipy", "sklearn", "torch")  # third-party, slow to import: the suite's process imports them alongside a probe
+POLL_S = 0.05  # how often the suite looks in the probes' traces for a shared library being imported
 GRACE_S = 2.0  # past the limit, for faulthandler to dump the stack and exit before the probe is killed
 SHOWN_FRAMES = 3
 _FRAME = re.compile(r'^\s*File "(?P<path>.+)", line (?P<line>\d+) in (?P<function>.+)$')
@@ -65,16 +75,18 @@ def probe_targets(specs: list[str], timeout_s: float) -> list[Probe]:
     from conformance.parallel import available_cpus
     from conformance.targets import with_unique_labels
 
-    preload()
     waiting, running, probes = list(enumerate(specs)), [], {}
     try:
         while waiting or running:
             while waiting and len(running) < available_cpus():
                 running.append(_ProbeRun(*waiting.pop(0), timeout_s))
-            wait_for([run.child for run in running])
+            polling = bool(running)
+            wait_for([run.child for run in running], at_most_s=POLL_S if polling else None)
             for run in [run for run in running if run.child.finished]:
                 running.remove(run)
                 probes[run.index] = run.verdict()
+            if polling:
+                _import_alongside(running)
     finally:
         for run in running:  # interrupted (the run cancelled): none outlives this call
             run.child.kill(timed_out=False)
@@ -85,13 +97,44 @@ def probe_targets(specs: list[str], timeout_s: float) -> list[Probe]:
     return ordered
 
 
-def preload() -> None:
-    """Import, before forking, the libraries every run needs, so each probe does not import them again."""
-    for name in ("numpy", "sklearn.base"):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+def _import_alongside(runs: list[_ProbeRun]) -> None:
+    """Import here each module of a shared library a running probe has begun to import (the target asked for it)."""
+    for name in dict.fromkeys(name for run in runs for name in run.shared_imports()):
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the probe reports what the import does to the target
+                pass
+
+
+class _NoteSharedImports:
+    """A finder, first on ``sys.meta_path`` in a probe, that notes each module of a shared library the target imports.
+
+    Only the imports the target's code makes are noted (``torch``, ``torch._dynamo``), not those
+    the library makes of itself: importing the noted ones imports the rest, in the library's order.
+    """
+
+    def __init__(self, trace):
+        self.trace, self.noted = trace, set()
+
+    def find_spec(self, name, path=None, target=None):
+        if _shared(name) and name not in self.noted and not _shared(_importing_module()):
+            self.noted.add(name)
+            self.trace.write(f"{IMPORT_MARK}{name}\n")
+        return None  # the real finders import it
+
+
+def _shared(module: str) -> bool:
+    return module.partition(".")[0] in SHARED_LIBRARIES
+
+
+def _importing_module() -> str:
+    """The name of the module whose code runs the import under way (past the import machinery's frames)."""
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                 or frame.f_code.co_filename.startswith(_IMPORTLIB)):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
 
 
 class _ProbeRun:
@@ -101,6 +144,11 @@ class _ProbeRun:
         self.index, self.spec, self.timeout_s = index, spec, timeout_s
         self.trace = tempfile.TemporaryFile()
         self.child = ChildRun(partial(_probe, spec, self.trace.fileno(), timeout_s), timeout_s + GRACE_S, pin=False)
+
+    def shared_imports(self) -> list[str]:
+        """The shared libraries the probe has noted so far (read without moving the file's offset)."""
+        noted = os.pread(self.trace.fileno(), 1 << 16, 0).decode("utf-8", "replace")
+        return [line[len(IMPORT_MARK):] for line in noted.splitlines() if line.startswith(IMPORT_MARK)]
 
     def verdict(self) -> Probe:
         with self.trace:
@@ -117,6 +165,7 @@ def _probe(spec: str, trace_fd: int, timeout_s: float) -> dict:
     trace = open(trace_fd, "w", buffering=1, closefd=False)
     faulthandler.enable(file=trace)
     faulthandler.dump_traceback_later(timeout_s, exit=True, file=trace)
+    sys.meta_path.insert(0, _NoteSharedImports(trace))
     stages = []
 
     def stage(text: str) -> None:

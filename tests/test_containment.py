@@ -131,6 +131,31 @@ def test_target_module_that_misbehaves_at_import_is_one_usage_error_line(tmp_pat
     suite.assert_nothing_remains()
 
 
+PROBE_ALONGSIDE = """
+import sys
+from conformance.target_probe import TargetProbeError, probe_targets
+try:
+    probe_targets([sys.argv[1]], timeout_s=120)
+except TargetProbeError as exc:
+    print(exc)
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "tests")))
+"""
+
+
+def test_the_libraries_a_probed_target_imports_are_imported_alongside_but_its_own_code_runs_only_in_the_probe():
+    """The suite's process imports torch while the probe does (the target imports it), never the target's module."""
+    pytest.importorskip("torch")
+    target = f"{HOSTILE}.torch_then_segfaults:Model"
+    done = subprocess.run([sys.executable, "-c", PROBE_ALONGSIDE, target], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    error, imported = done.stdout.strip().splitlines()[-2:]
+    assert done.returncode == 0, done.stderr
+    assert f"target '{target}': importing" in error and "crashed the process with SIGSEGV" in error
+    imported = eval(imported)  # noqa: S307 - the list this test's own script printed
+    assert "torch" in imported, "torch was not imported alongside the probe"
+    assert not [name for name in imported if name.startswith("tests")], imported
+
+
 BUILDERS = f"{HOSTILE}.builders"
 UNUSABLE = {
     f"{BUILDERS}:HangsInConstructor": ["building HangsInConstructor() did not finish within 3 s",
