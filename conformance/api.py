@@ -67,26 +67,33 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     (OpenMP is not fork-safe): call ``check`` before training anything here, or run the suite
     from the command line, whose process never runs torch on more than one thread.
     """
-    from conformance.parallel import ParallelRunner
     from conformance import workers
+    from conformance.heap import frozen_while_checking
+    from conformance.parallel import ParallelRunner
 
     session = _session(estimator, checks=checks, profile=profile, baseline=baseline, isolation=isolation,
                        timeout_s=timeout_s, jobs=jobs, devices=devices, variants=variants, fit_with=fit_with)
-    if session.settings.uses_workers:
-        workers.open_pool(session.cases)
-    runner = ParallelRunner(session.cases, session.settings.jobs)
+    with frozen_while_checking():
+        if session.settings.uses_workers:
+            workers.open_pool(session.cases)
+        runner = ParallelRunner(session.cases, session.settings.jobs)
+        try:
+            return _report(session, runner)
+        finally:
+            runner.close()
+            workers.close_pool()
+
+
+def _report(session, runner) -> Report:
+    """The report of ``session``'s cases, in order, each result from ``runner``."""
     report = Report(devices=list(session.settings.devices or ["cpu"]))
     rows: dict[str, EstimatorReport] = {}
-    try:
-        for case in session.cases:
-            row = rows.get(case.target.label)
-            if row is None:
-                row = rows[case.target.label] = EstimatorReport.of(case.target)
-                report.estimators.append(row)
-            row.results.append(with_baseline(runner.result(case), session.baseline_reason(case)))
-    finally:
-        runner.close()
-        workers.close_pool()
+    for case in session.cases:
+        row = rows.get(case.target.label)
+        if row is None:
+            row = rows[case.target.label] = EstimatorReport.of(case.target)
+            report.estimators.append(row)
+        row.results.append(with_baseline(runner.result(case), session.baseline_reason(case)))
     return report
 
 

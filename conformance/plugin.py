@@ -59,9 +59,12 @@ CANCEL_KEY = pytest.StashKey[object]()
 def pytest_configure(config):
     if not _suite_requested(config):
         return
+    from conformance import heap
     from conformance.cancellation import RunCancelled
     from conformance.target_probe import TargetProbeError
 
+    heap.hold_collection()  # until the imports are done: see pytest_collection_finish
+    config.add_cleanup(heap.freeze_and_release)
     cancellation = _contain(config)
     try:
         session = _build_session(config)
@@ -176,9 +179,10 @@ def _build_session(config):
     baseline = Baseline.load(baseline_path) if baseline_path else Baseline()
     specs, source = target_specs(config.getoption("estimator"), project)
     if settings.forks and not hasattr(config, "workerinput"):  # workers resolve what the suite's process probed
+        from conformance.registry import load_check_modules
         from conformance.target_probe import probe_targets
 
-        probe_targets(specs, settings.target_timeout_s)
+        probe_targets(specs, settings.target_timeout_s, meanwhile=load_check_modules)
     session = Session(resolve_all(specs), settings, baseline, source=source)
     session.checked_targets  # noqa: B018 - a declared configuration that cannot be set is a usage error now
     return session
@@ -220,10 +224,16 @@ OPTIONS = {"profile": "--conformance-profile", "isolation": "--conformance-isola
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):
-    """Start the fresh-process server now, so its imports overlap the first checks; plan parallel runs."""
+    """Start the fresh-process server now, so its imports overlap the first checks; plan parallel runs.
+
+    Before either forks, the imports of the suite's process are frozen out of the collector's sight.
+    """
     state = session.config.stash.get(STATE_KEY, None)
     if state is None:
         return
+    from conformance import heap
+
+    heap.freeze_and_release()
     suite_cases = [item.callspec.params["conformance_case"] for item in session.items
                    if "conformance_case" in getattr(getattr(item, "callspec", None), "params", {})]
     if any(case.needs_fresh_process for case in suite_cases):
@@ -246,6 +256,15 @@ def run_case(config, case):
     from conformance.runner import run_case as run
 
     return pool.result(case) if pool is not None else run(case)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """The collector runs again by the time checks do, also where this process collected nothing (xdist's controller)."""
+    if session.config.stash.get(STATE_KEY, None) is not None:
+        from conformance import heap
+
+        heap.freeze_and_release()
 
 
 @pytest.hookimpl(tryfirst=True)

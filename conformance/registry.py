@@ -171,18 +171,18 @@ def register_provider(category: str, provider: Callable) -> None:
 
 def registered_checks() -> list[Check]:
     """Every registered check (sklearn's excluded), in a stable order."""
-    _load_check_modules()
+    load_check_modules()
     return sorted(_REGISTRY.values(), key=lambda c: c.id)
 
 
 def get_check(check_id: str) -> Check:
-    _load_check_modules()
+    load_check_modules()
     return _REGISTRY[check_id]
 
 
 def entries_for(target) -> list:
     """Every entry that applies to ``target``: the providers' (sklearn's first), then the registry's."""
-    _load_check_modules()
+    load_check_modules()
     provided = [entry for category in sorted(_PROVIDERS, key=lambda c: c != "sklearn")
                 for entry in _PROVIDERS[category](target)]
     return provided + [c for c in registered_checks() if c.applies(target.traits)]
@@ -191,7 +191,7 @@ def entries_for(target) -> list:
 _LOADED = False
 
 
-def _load_check_modules() -> None:
+def load_check_modules() -> None:
     """Import every check module (``conformance/checks/<name>.py``): that registers its checks."""
     global _LOADED
     if _LOADED:

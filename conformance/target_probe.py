@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from conformance.errors import TargetError
 from conformance.processes import ChildRun, wait_for
@@ -70,8 +71,12 @@ class TargetProbeError(TargetError):
         return [row for p in self.probes if not p.error for row in p.estimators]
 
 
-def probe_targets(specs: list[str], timeout_s: float) -> list[Probe]:
-    """Resolve each spec in its own probe, one per CPU at a time; :class:`TargetProbeError` if one fails."""
+def probe_targets(specs: list[str], timeout_s: float, meanwhile: Callable[[], None] | None = None) -> list[Probe]:
+    """Resolve each spec in its own probe, one per CPU at a time; :class:`TargetProbeError` if one fails.
+
+    ``meanwhile`` is the suite's own work that needs no target (importing its checks): it runs
+    here while the first probes do, once the imports they asked for are under way.
+    """
     from conformance.parallel import available_cpus
     from conformance.targets import with_unique_labels
 
@@ -80,13 +85,14 @@ def probe_targets(specs: list[str], timeout_s: float) -> list[Probe]:
         while waiting or running:
             while waiting and len(running) < available_cpus():
                 running.append(_ProbeRun(*waiting.pop(0), timeout_s))
-            polling = bool(running)
-            wait_for([run.child for run in running], at_most_s=POLL_S if polling else None)
+            wait_for([run.child for run in running], at_most_s=POLL_S)
             for run in [run for run in running if run.child.finished]:
                 running.remove(run)
                 probes[run.index] = run.verdict()
-            if polling:
-                _import_alongside(running)
+            _import_alongside(running)
+            if meanwhile is not None and running:
+                meanwhile, work = None, meanwhile
+                work()
     finally:
         for run in running:  # interrupted (the run cancelled): none outlives this call
             run.child.kill(timed_out=False)

@@ -44,9 +44,18 @@ def test_live_file_holds_a_complete_report_after_every_update_and_the_final_stat
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
 
 
+def test_results_arriving_fast_at_the_start_of_a_run_are_each_written_at_once(tmp_path):
+    path = tmp_path / "r.json"
+    live, report = LiveReportFile(path), a_report(0, state="running")  # the defaults, as a run has them
+    for i in range(20):  # milliseconds apart, like sklearn's checks of a small estimator
+        report.estimators[0].results.append(Result(f"sklearn.check_{i}", "sklearn", "passed"))
+        live.update(report)
+        assert len(json.loads(path.read_text())["estimators"][0]["results"]) == i + 1
+
+
 def test_rewrites_past_their_share_of_the_run_wait_and_the_final_write_always_happens(tmp_path):
     path = tmp_path / "r.json"
-    live, report = LiveReportFile(path, max_share=1e-9), a_report(1, state="running")
+    live, report = LiveReportFile(path, max_share=1e-9, free_s=0.0), a_report(1, state="running")
     live.update(report)  # the first write: nothing spent yet
     report.estimators[0].results.append(Result("sklearn.check_more", "sklearn", "passed"))
     live.update(report)  # over the share: deferred
