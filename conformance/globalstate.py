@@ -277,15 +277,27 @@ def _logger_settings() -> list[Setting]:
         (name, logger) for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger))
     settings = []
     for name, logger in loggers:
-        ref = f"logging.getLogger({name!r})" if name else "logging.getLogger()"
-        settings += [
-            Setting(f"{ref}.level", partial(getattr, logger, "level"), logger.setLevel),
-            Setting(f"list({ref}.handlers)", partial(_copied, logger, "handlers"), partial(_put_handlers, logger),
-                    label=f"{ref}.handlers"),
-            Setting(f"{ref}.propagate", partial(getattr, logger, "propagate"), partial(setattr, logger, "propagate")),
-            Setting(f"{ref}.disabled", partial(getattr, logger, "disabled"), partial(setattr, logger, "disabled")),
-        ]
+        cached = _LOGGER_SETTINGS.get(name)
+        if cached is None or cached[0] is not logger:
+            cached = _LOGGER_SETTINGS[name] = (logger, _settings_of_logger(name, logger))
+        settings += cached[1]
     return settings
+
+
+# The settings of each logger, made once: with torch imported there are hundreds of loggers, and
+# a worker reads them all before and after every check.
+_LOGGER_SETTINGS: dict[str, tuple[logging.Logger, list[Setting]]] = {}
+
+
+def _settings_of_logger(name: str, logger: logging.Logger) -> list[Setting]:
+    ref = f"logging.getLogger({name!r})" if name else "logging.getLogger()"
+    return [
+        Setting(f"{ref}.level", partial(getattr, logger, "level"), logger.setLevel),
+        Setting(f"list({ref}.handlers)", partial(_copied, logger, "handlers"), partial(_put_handlers, logger),
+                label=f"{ref}.handlers"),
+        Setting(f"{ref}.propagate", partial(getattr, logger, "propagate"), partial(setattr, logger, "propagate")),
+        Setting(f"{ref}.disabled", partial(getattr, logger, "disabled"), partial(setattr, logger, "disabled")),
+    ]
 
 
 def _copied(owner, attribute: str) -> list:
