@@ -112,9 +112,11 @@ def modes(target: str, report_dir: str) -> dict[str, list[str]]:
 
 
 def hang_modes() -> dict[str, list[str]]:
-    suite = [sys.executable, "-m", "conformance", "-q", "-p", "no:cacheprovider"]
-    return {f"suite defaults {HANG_TWIN} (the twin)": suite + [HANG_TWIN],
-            f"suite defaults {HANG_TARGET}": suite + [HANG_TARGET]}
+    def suite(target: str) -> list[str]:  # the target first: python -m conformance TARGET [pytest options]
+        return [sys.executable, "-m", "conformance", target, "-q", "-p", "no:cacheprovider"]
+
+    return {f"suite defaults {HANG_TWIN} (the twin)": suite(HANG_TWIN),
+            f"suite defaults {HANG_TARGET}": suite(HANG_TARGET)}
 
 
 def time_process(command: list[str], cwd: str) -> tuple[float, float, int, str]:
