@@ -62,7 +62,9 @@ def check(estimator, *, checks: list[str] | None = None, profile: str = "standar
     (``TorchClassifier[early_stopping=True]``). ``fit_with`` (``"sample_weight"`` or
     ``"partial_fit"``) checks the estimator in that one way of training instead.
 
-    Checks run in children forked from this process. Once this process has run torch on several
+    Checks run in children forked from this process. While they run, this process's objects are
+    frozen out of the garbage collector's sight (``gc.freeze``), so the children never scan them;
+    they are given back (``gc.unfreeze``) when ``check`` returns. Once this process has run torch on several
     threads, a child whose estimator raises torch's thread count can hang until its timeout
     (OpenMP is not fork-safe): call ``check`` before training anything here, or run the suite
     from the command line, whose process never runs torch on more than one thread.
