@@ -13,7 +13,8 @@ The libraries the suite itself depends on (``SHARED_LIBRARIES``: numpy, scipy, s
 torch) are trusted, and slow to import. A probe notes each module of theirs that the target's
 code imports (``torch``, ``torch._dynamo``), and the suite's process imports it too while the
 probe goes on. The target's own code still runs in the probe first; only the imports the
-suite's process would pay anyway, once the probe is done, overlap the probe's.
+suite's process would pay anyway, once the probe is done, overlap the probe's. A target that
+changes the environment or ``sys.path`` first has nothing imported for it after that change.
 """
 
 from __future__ import annotations
@@ -118,15 +119,23 @@ class _NoteSharedImports:
 
     Only the imports the target's code makes are noted (``torch``, ``torch._dynamo``), not those
     the library makes of itself: importing the noted ones imports the rest, in the library's order.
+    Once the target has changed the environment or ``sys.path`` (``OMP_NUM_THREADS`` set before
+    ``import torch``, a vendored copy put first), nothing more is noted: an import in the suite's
+    process would not see that change, so there the target's own import must come first.
     """
 
     def __init__(self, trace):
-        self.trace, self.noted = trace, set()
+        self.trace, self.noted, self.stopped = trace, set(), False
+        self.environment, self.path = dict(os.environ), list(sys.path)
 
     def find_spec(self, name, path=None, target=None):
-        if _shared(name) and name not in self.noted and not _shared(_importing_module()):
-            self.noted.add(name)
-            self.trace.write(f"{IMPORT_MARK}{name}\n")
+        if self.stopped or not _shared(name) or name in self.noted or _shared(_importing_module()):
+            return None
+        if dict(os.environ) != self.environment or list(sys.path) != self.path:
+            self.stopped = True
+            return None
+        self.noted.add(name)
+        self.trace.write(f"{IMPORT_MARK}{name}\n")
         return None  # the real finders import it
 
 

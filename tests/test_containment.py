@@ -157,6 +157,17 @@ def test_the_libraries_a_probed_target_imports_are_imported_alongside_but_its_ow
     assert not [name for name in imported if name.startswith("tests")], imported
 
 
+def test_a_target_that_changes_the_environment_before_importing_torch_has_torch_imported_after_the_change_only():
+    """Importing torch alongside the probe would miss the target's change of environment: it is not done."""
+    pytest.importorskip("torch")
+    target = f"{HOSTILE}.environment_then_torch:Model"
+    done = subprocess.run([sys.executable, "-c", PROBE_ALONGSIDE, target], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    imported = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - the list this test's own script printed
+    assert "torch" not in imported, "torch was imported alongside although the target changed the environment first"
+
+
 BUILDERS = f"{HOSTILE}.builders"
 UNUSABLE = {
     f"{BUILDERS}:HangsInConstructor": [f"building HangsInConstructor() did not finish within {TARGET_LIMIT_S} s",
