@@ -48,10 +48,6 @@ def freeze_and_release() -> None:
     gc.enable()
 
 
-def collection_held() -> bool:
-    return _held
-
-
 @contextlib.contextmanager
 def frozen_while_checking():
     """Freeze this process's objects while the block forks checks from it; unfreeze them after (unless frozen before)."""
