@@ -205,10 +205,10 @@ def wait_for(children: list[ChildRun], until: ChildRun | None = None, at_most_s:
         running = [child for child in children if not child.finished]
         if (until.finished if until is not None else len(running) < len(children)) or not running:
             return
-        if time.monotonic() >= give_up:
+        now = time.monotonic()
+        if now >= give_up:
             return
-        wait = min(max(0.0, min(child.deadline for child in running) - time.monotonic()), 1.0,
-                   max(0.0, give_up - time.monotonic()))
+        wait = min(max(0.0, min(child.deadline for child in running) - now), 1.0, give_up - now)
         ready, _, _ = select.select(running, [], [], wait)
         for child in ready:
             child.read_available()

@@ -146,8 +146,7 @@ def _shared(module: str) -> bool:
 def _importing_module() -> str:
     """The name of the module whose code runs the import under way (past the import machinery's frames)."""
     frame = sys._getframe(2)
-    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
-                                 or frame.f_code.co_filename.startswith(_IMPORTLIB)):
+    while frame is not None and _import_machinery(frame.f_code.co_filename):
         frame = frame.f_back
     return frame.f_globals.get("__name__", "") if frame is not None else ""
 
@@ -238,12 +237,17 @@ def stuck_frames(trace: str) -> list[str]:
     frames = []
     for line in (ours[0] if ours else "").splitlines():
         found = _FRAME.match(line)
-        if found is None or found["path"].startswith("<frozen") or found["path"].startswith(_IMPORTLIB):
+        if found is None or _import_machinery(found["path"]):
             continue
         if _in_package(found["path"]):
             break  # the probe's own frames, and pytest's below them
         frames.append(_describe_frame(found["path"], int(found["line"]), found["function"].strip()))
     return frames
+
+
+def _import_machinery(path: str) -> bool:
+    """Whether code at ``path`` is Python's import system (frozen or in importlib), never the target's."""
+    return path.startswith("<frozen") or path.startswith(_IMPORTLIB)
 
 
 def _in_package(text: str) -> bool:
